@@ -1,0 +1,1 @@
+//! placeholder: filled by the crate that needs it

@@ -66,3 +66,31 @@ fn clone3(flags: u64, cgroup: u64) -> io::Result<Forked> {
         pid => Ok(Forked::Parent(pid as i32)),
     }
 }
+
+/// Ends the calling process at once, without running exit handlers or
+/// flushing stdio buffers inherited from the parent (which would then be
+/// written twice). For forked children of husk.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust-managed state.
+    unsafe { libc::_exit(code) }
+}
+
+/// Resets the signal mask and every signal disposition to the defaults, so
+/// that what husk blocked or ignored for itself is not inherited across
+/// `execve` by the container process.
+pub fn reset_signals() {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL has no memory-safety requirements;
+        // failures (reserved signals) are harmless.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    // SAFETY: an empty, initialised set is passed by pointer; old set unused.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}

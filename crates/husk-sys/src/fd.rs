@@ -29,3 +29,26 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Closes every descriptor from 3 upwards except those in `keep`: a forked
+/// child drops what it inherited by accident (such as the parent's lock on
+/// the state directory, which would otherwise stay held by the child).
+pub fn close_all_except(keep: &[i32]) -> io::Result<()> {
+    let mut keep: Vec<u32> = keep.iter().filter(|&&fd| fd > 2).map(|&fd| fd as u32).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut first = 3u32;
+    for fd in keep.into_iter().chain(std::iter::once(u32::MAX)) {
+        if fd > first {
+            // SAFETY: close_range only closes descriptors of this process;
+            // none of them is owned by live Rust objects the caller uses
+            // (those are in `keep`).
+            let rc = unsafe { libc::syscall(libc::SYS_close_range, first, fd - 1, 0) };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        first = fd.saturating_add(1);
+    }
+    Ok(())
+}

@@ -6,6 +6,8 @@
 
 pub mod clone;
 pub mod fd;
+pub mod signal;
+pub mod keyring;
 pub mod mount;
 pub mod caps;
 pub mod sched;

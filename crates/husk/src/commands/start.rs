@@ -1,0 +1,14 @@
+//! `husk start ID`
+
+use super::CmdResult;
+use crate::Context;
+
+#[derive(clap::Args)]
+pub struct Args {
+    pub id: String,
+}
+
+pub fn run(ctx: &Context, args: Args) -> CmdResult {
+    husk_container::start(&ctx.root, &args.id)?;
+    Ok(0)
+}

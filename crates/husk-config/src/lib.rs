@@ -127,6 +127,15 @@ pub fn parse_with_warnings(origin: &Path, text: &[u8]) -> Result<Loaded, ConfigE
     Ok(Loaded { spec, warnings })
 }
 
+/// Parses a standalone `process` JSON (as `exec --process` takes it), with
+/// the same leniency as config.json's `process` (unknown capabilities are
+/// warnings).
+pub fn parse_process(origin: &Path, text: &[u8]) -> Result<(oci_spec::runtime::Process, Vec<Warning>), ConfigError> {
+    let mut warnings = Vec::new();
+    let process = parse::parse_process(origin, text, &mut warnings)?;
+    Ok((process, warnings))
+}
+
 /// Checks the MUSTs of the spec that the types alone do not enforce.
 pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
     validate_with_warnings(spec).map(drop)
@@ -141,6 +150,26 @@ pub fn validate_with_warnings(spec: &Spec) -> Result<Vec<Warning>, ConfigError> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn spec_scheduler_flag_names_parse() {
+        let text = serde_json::json!({
+            "user": {"uid": 0, "gid": 0}, "cwd": "/", "args": ["sh"],
+            "scheduler": {"policy": "SCHED_OTHER", "flags": [
+                "SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_RECLAIM", "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_KEEP_POLICY",
+                "SCHED_FLAG_KEEP_PARAMS", "SCHED_FLAG_UTIL_CLAMP_MIN", "SCHED_FLAG_UTIL_CLAMP_MAX"
+            ]},
+            "capabilities": {"bounding": ["CAP_KILL", "CAP_FROB"]}
+        })
+        .to_string();
+        let (process, warnings) = super::parse_process(std::path::Path::new("process.json"), text.as_bytes()).unwrap();
+        let flags = process.scheduler().as_ref().unwrap().flags().as_ref().unwrap();
+        assert_eq!(flags.len(), 7);
+        assert_eq!(flags[0], oci_spec::runtime::LinuxSchedulerFlag::SchedResetOnFork);
+        assert_eq!(flags[2], oci_spec::runtime::LinuxSchedulerFlag::SchedFlagDLOverrun);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].field, "process.capabilities.bounding[1]");
+    }
+
     use super::member_path;
 
     #[test]

@@ -9,7 +9,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use oci_spec::runtime::{Capability, Spec};
+use oci_spec::runtime::{Capability, Process, Spec};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_path_to_error::Segment;
@@ -18,7 +18,9 @@ use crate::{locate, member_path, suggest, ConfigError, Warning};
 
 pub(crate) fn parse_spec(origin: &Path, text: &[u8], warnings: &mut Vec<Warning>) -> Result<Spec, ConfigError> {
     let mut value = parse_value(origin, text)?;
-    drop_unknown_capabilities(&mut value, warnings);
+    if let Some(process) = value.get_mut("process") {
+        normalize_process(process, "process", warnings);
+    }
     default_absent_user(&mut value, warnings);
     check_required_properties(&value)?;
     // Unknown properties must be ignored (spec), but a typo such as
@@ -140,33 +142,60 @@ fn default_absent_user(value: &mut Value, warnings: &mut Vec<Warning>) {
 
 const CAPABILITY_SETS: [&str; 5] = ["bounding", "effective", "inheritable", "permitted", "ambient"];
 
-/// The spec asks for capabilities that cannot be mapped to be logged, not
-/// refused (a newer kernel's name must not break older runtimes); oci-spec's
-/// enum would reject them, so they are removed before typed parsing.
-fn drop_unknown_capabilities(value: &mut Value, warnings: &mut Vec<Warning>) {
-    let Some(capabilities) = value.pointer_mut("/process/capabilities").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for set in CAPABILITY_SETS {
-        let Some(names) = capabilities.get_mut(set).and_then(Value::as_array_mut) else { continue };
-        // Non-string entries are left for the typed parse to report, at their
-        // original index.
-        if !names.iter().all(Value::is_string) {
-            continue;
-        }
-        let mut index = 0;
-        names.retain(|name| {
-            let known = Capability::deserialize(name).is_ok();
-            if !known {
-                warnings.push(Warning::new(
-                    format!("process.capabilities.{set}[{index}]"),
-                    format!("unknown capability {name} ignored"),
-                ));
+/// Spec spelling -> the spelling `oci_spec::runtime::LinuxSchedulerFlag`
+/// deserialises (oci-spec 0.10 names two flags differently from the spec).
+const SCHEDULER_FLAG_SPELLINGS: [(&str, &str); 2] = [
+    ("SCHED_FLAG_RESET_ON_FORK", "SCHED_RESET_ON_FORK"),
+    ("SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_D_L_OVERRUN"),
+];
+
+/// Adjusts spec-valid `process` JSON (at JSON path `field`) that oci-spec's
+/// types reject: unknown capability names are dropped with a warning (the
+/// spec wants a warning, oci-spec would fail the whole document) and the
+/// spec's scheduler flag names are mapped to oci-spec's.
+pub(crate) fn normalize_process(process: &mut Value, field: &str, warnings: &mut Vec<Warning>) {
+    if let Some(capabilities) = process.get_mut("capabilities").and_then(Value::as_object_mut) {
+        for set in CAPABILITY_SETS {
+            let Some(names) = capabilities.get_mut(set).and_then(Value::as_array_mut) else { continue };
+            // Non-string entries are left for the typed parse to report, at
+            // their original index.
+            if !names.iter().all(Value::is_string) {
+                continue;
             }
-            index += 1;
-            known
-        });
+            let mut index = 0;
+            names.retain(|name| {
+                let known = Capability::deserialize(name).is_ok();
+                if !known {
+                    warnings.push(Warning::new(
+                        format!("{field}.capabilities.{set}[{index}]"),
+                        format!("unknown capability {name} ignored"),
+                    ));
+                }
+                index += 1;
+                known
+            });
+        }
     }
+    if let Some(flags) = process.pointer_mut("/scheduler/flags").and_then(Value::as_array_mut) {
+        for flag in flags {
+            if let Some((_, accepted)) = SCHEDULER_FLAG_SPELLINGS.iter().find(|(spec, _)| flag.as_str() == Some(spec)) {
+                *flag = Value::from(*accepted);
+            }
+        }
+    }
+}
+
+/// A standalone process JSON (`exec --process`), parsed like the `process`
+/// of config.json.
+pub(crate) fn parse_process(origin: &Path, text: &[u8], warnings: &mut Vec<Warning>) -> Result<Process, ConfigError> {
+    let mut value = parse_value(origin, text)?;
+    normalize_process(&mut value, "process", warnings);
+    serde_path_to_error::deserialize(&value).map_err(|e| {
+        let field = display_path(e.path());
+        let (line, column) = locate::locate(text, e.path());
+        let msg = suggest::for_unknown_variant(e.into_inner().to_string());
+        ConfigError::Parse { path: origin.to_path_buf(), line, column, field, msg }
+    })
 }
 
 /// Properties the spec requires, checked before typed parsing: oci-spec

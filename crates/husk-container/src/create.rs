@@ -35,11 +35,15 @@ pub struct Created {
     pub pid: i32,
     /// The pty master, for a foreground container with a terminal.
     pub console: Option<OwnedFd>,
+    /// What the user should know: ignored config entries and the like.
+    pub notices: Vec<crate::Notice>,
 }
 
 pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Created> {
     let bundle = std::fs::canonicalize(&opts.bundle).map_err(|e| Error::path("bundle", &opts.bundle, e))?;
-    let spec = husk_config::load(&bundle)?;
+    let loaded = husk_config::load_with_warnings(&bundle)?;
+    let spec = loaded.spec;
+    let mut notices: Vec<crate::Notice> = loaded.warnings.iter().map(|w| crate::Notice::Warning(w.to_string())).collect();
     validate(&spec, opts)?;
     let plan = Plan::from_spec(&spec)?;
     let rootfs = rootfs_path(&spec, &bundle)?;
@@ -92,7 +96,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Created> {
     state.init = ProcessIdentity::of(init_pid).ok_or_else(|| Error::Init("the init exited during set-up".into()))?;
     attempt.dir().save(&state)?;
 
-    let console = drive(&parent, &spec, &state)?;
+    let console = drive(&parent, &spec, &state, &mut notices)?;
 
     state.phase = Phase::Created;
     attempt.dir().save(&state)?;
@@ -100,7 +104,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Created> {
         write_pid_file(path, init_pid)?;
     }
     attempt.disarm();
-    Ok(Created { pid: init_pid, console })
+    Ok(Created { pid: init_pid, console, notices })
 }
 
 fn validate(spec: &Spec, opts: &CreateOptions) -> Result<()> {
@@ -114,6 +118,12 @@ fn validate(spec: &Spec, opts: &CreateOptions) -> Result<()> {
         });
     }
     husk_rootfs::validate(spec, has_ns(LinuxNamespaceType::User))?;
+    if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
+        husk_process::validate_personality(p)?;
+    }
+    if let Some(policy) = linux.and_then(|l| l.memory_policy().as_ref()) {
+        husk_process::validate_memory_policy(policy)?;
+    }
     if let Some(process) = spec.process() {
         husk_process::validate(process)?;
         let terminal = process.terminal().unwrap_or(false);
@@ -233,7 +243,7 @@ fn spawn(
 }
 
 /// Serves the init's requests until it is ready.
-fn drive(channel: &Channel, spec: &Spec, state: &State) -> Result<Option<OwnedFd>> {
+fn drive(channel: &Channel, spec: &Spec, state: &State, notices: &mut Vec<crate::Notice>) -> Result<Option<OwnedFd>> {
     let mut console = None;
     loop {
         match channel.recv().map_err(|e| Error::sys("receiving from the init", e))? {
@@ -244,6 +254,7 @@ fn drive(channel: &Channel, spec: &Spec, state: &State) -> Result<Option<OwnedFd
                 channel.send(&Msg::Proceed).map_err(|e| Error::sys("sending to the init", e))?;
             }
             Some((Msg::ConsoleMaster, fd)) => console = fd,
+            Some((Msg::Log(notice), _)) => notices.push(notice),
             Some((Msg::SeccompListener, Some(fd))) => {
                 forward_seccomp_listener(spec, state, fd)?;
                 channel.send(&Msg::Proceed).map_err(|e| Error::sys("sending to the init", e))?;

@@ -29,6 +29,7 @@ pub struct ExecOptions {
 pub struct Executed {
     pub pid: i32,
     pub console: Option<OwnedFd>,
+    pub notices: Vec<crate::Notice>,
 }
 
 /// The process `exec` runs when given only arguments: the container's own
@@ -75,12 +76,13 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<Executed> {
     }
     parent.send(&Msg::InitPid(pid)).map_err(|e| Error::sys("sending to the process", e))?;
     parent.send(&Msg::Proceed).map_err(|e| Error::sys("sending to the process", e))?;
-    let console = drive(&parent, spec, &state)?;
+    let mut notices = Vec::new();
+    let console = drive(&parent, spec, &state, &mut notices)?;
     started.0 = None;
     if let Some(path) = &opts.pid_file {
         crate::create::write_pid_file(path, pid)?;
     }
-    Ok(Executed { pid, console })
+    Ok(Executed { pid, console, notices })
 }
 
 /// Kills the half-started process when `exec` fails.
@@ -97,11 +99,17 @@ impl Drop for Started {
 
 /// Serves the process until it has executed its program: its end of the
 /// channel is close-on-exec, so end-of-file means success.
-fn drive(channel: &Channel, spec: &oci_spec::runtime::Spec, state: &crate::state::State) -> Result<Option<OwnedFd>> {
+fn drive(
+    channel: &Channel,
+    spec: &oci_spec::runtime::Spec,
+    state: &crate::state::State,
+    notices: &mut Vec<crate::Notice>,
+) -> Result<Option<OwnedFd>> {
     let mut console = None;
     loop {
         match channel.recv().map_err(|e| Error::sys("receiving from the process", e))? {
             Some((Msg::ConsoleMaster, fd)) => console = fd,
+            Some((Msg::Log(notice), _)) => notices.push(notice),
             Some((Msg::SeccompListener, Some(fd))) => {
                 crate::create::forward_seccomp_listener(spec, state, fd)?;
                 channel.send(&Msg::Proceed).map_err(|e| Error::sys("sending to the process", e))?;

@@ -170,15 +170,23 @@ pub(crate) fn setup_process(
     husk_binary: crate::exe_guard::FileId,
 ) -> Result<husk_process::ExecPlan> {
     husk_process::set_rlimits(process)?;
-    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+    let linux = spec.linux().as_ref();
+    if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
         husk_process::set_personality(p)?;
+    }
+    if let Some(policy) = linux.and_then(|l| l.memory_policy().as_ref()) {
+        husk_process::set_memory_policy(policy)?;
     }
     husk_process::set_scheduler(process)?;
     husk_process::set_io_priority(process)?;
 
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
-    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    let mut filter = seccomp.map(husk_seccomp::compile).transpose()?;
+    let mut filter = linux.and_then(|l| l.seccomp().as_ref()).map(husk_seccomp::compile).transpose()?;
+    if let Some(f) = &filter {
+        for name in f.unknown_syscalls() {
+            notify(channel, crate::Notice::Debug(format!("linux.seccomp: unknown syscall {name:?} skipped")))?;
+        }
+    }
     if no_new_privs {
         husk_process::set_no_new_privileges()?;
     } else if let Some(f) = filter.take() {
@@ -187,8 +195,12 @@ pub(crate) fn setup_process(
         load_seccomp(f, channel)?;
     }
     husk_process::switch_user(process.user())?;
-    husk_process::apply_capabilities(process.capabilities().as_ref())?;
+    // Before the final capability set: a cwd reachable only with
+    // CAP_DAC_OVERRIDE still works for root.
     husk_process::change_dir(&process.cwd().to_string_lossy())?;
+    for warning in husk_process::apply_capabilities_with_warnings(process.capabilities().as_ref())? {
+        notify(channel, crate::Notice::Warning(warning))?;
+    }
     if let Some(f) = filter.take() {
         // With NoNewPrivileges, as late as possible: fewer syscalls to allow.
         load_seccomp(f, channel)?;
@@ -213,6 +225,10 @@ fn become_namespace_root() {
         rustix::process::Uid::ROOT,
         rustix::process::Uid::ROOT,
     );
+}
+
+fn notify(channel: &Channel, notice: crate::Notice) -> Result<()> {
+    channel.send(&Msg::Log(notice)).map_err(|e| Error::sys("sending to husk", e))
 }
 
 fn load_seccomp(filter: husk_seccomp::Filter, channel: &Channel) -> Result<()> {

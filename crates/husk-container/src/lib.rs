@@ -35,6 +35,13 @@ use std::path::Path;
 
 use oci_spec::runtime::Spec;
 
+/// A message for husk's log from the container's set-up.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum Notice {
+    Debug(String),
+    Warning(String),
+}
+
 /// The spec version husk implements, reported in states and `--version`.
 pub const OCI_VERSION: &str = husk_config::OCI_VERSION_MAX;
 

@@ -25,6 +25,8 @@ pub enum Msg {
     ConsoleMaster,
     /// Child: here is the seccomp notify listener (attached).
     SeccompListener,
+    /// Child: something to log (an ignored capability, an unknown syscall).
+    Log(crate::Notice),
     /// Child: set-up is complete, waiting for `start`.
     Ready,
     /// Child: set-up failed.

@@ -6,14 +6,13 @@
 //!
 //! Everything except [`validate`], [`validate_personality`],
 //! [`validate_memory_policy`], [`parse_user_spec`], [`parse_cpu_list`],
-//! [`normalize_process_json`] and [`capability_names`] changes the calling
+//! and [`capability_names`] changes the calling
 //! process and expects to run single-threaded, in the order `set_rlimits`,
 //! `set_personality`, `set_memory_policy`, `set_scheduler`, `set_io_priority`,
-//! `set_no_new_privileges`, `switch_user`, `apply_capabilities`,
-//! `change_dir`, `resolve_exec`, `exec`.
+//! `set_no_new_privileges`, `switch_user`, `change_dir`, `apply_capabilities`,
+//! `resolve_exec`, `exec`.
 
 mod caps;
-mod compat;
 mod error;
 mod exec;
 mod rlimits;
@@ -25,11 +24,11 @@ mod user;
 mod testing;
 
 pub use caps::{apply_capabilities, apply_capabilities_with_warnings, capability_names, set_no_new_privileges};
-pub use compat::normalize_process_json;
 pub use error::Error;
 pub use exec::{change_dir, exec, find_program, resolve_exec, ExecPlan, DEFAULT_PATH};
 pub use rlimits::set_rlimits;
 pub use sched::{
+    MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES,
     parse_cpu_list, set_cpu_affinity, set_io_priority, set_memory_policy, set_personality, set_scheduler,
     validate_memory_policy, validate_personality,
 };

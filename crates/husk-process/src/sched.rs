@@ -216,6 +216,21 @@ pub fn set_personality(p: &LinuxPersonality) -> Result<(), Error> {
 
 const NODES_FIELD: &str = "linux.memoryPolicy.nodes";
 
+/// Every `linux.memoryPolicy.mode` husk applies (all of the spec's: the
+/// match below is exhaustive), for `husk features`.
+pub const MEMORY_POLICY_MODES: &[&str] = &[
+    "MPOL_DEFAULT",
+    "MPOL_BIND",
+    "MPOL_INTERLEAVE",
+    "MPOL_WEIGHTED_INTERLEAVE",
+    "MPOL_PREFERRED",
+    "MPOL_PREFERRED_MANY",
+    "MPOL_LOCAL",
+];
+
+/// Every `linux.memoryPolicy.flags` value husk applies.
+pub const MEMORY_POLICY_FLAGS: &[&str] = &["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"];
+
 fn memory_policy_mode(mode: MemoryPolicyModeType) -> u32 {
     match mode {
         MemoryPolicyModeType::MpolDefault => sys::MPOL_DEFAULT,
@@ -298,6 +313,18 @@ mod tests {
 
     fn scheduler(json: &str) -> Scheduler {
         serde_json::from_str(json).expect("test scheduler JSON")
+    }
+
+    #[test]
+    fn advertised_memory_policies_are_the_applied_ones() {
+        for name in MEMORY_POLICY_MODES {
+            let mode: MemoryPolicyModeType = serde_json::from_value(serde_json::json!(name)).expect(name);
+            assert_eq!(serde_json::to_value(mode).unwrap(), serde_json::json!(name));
+        }
+        for name in MEMORY_POLICY_FLAGS {
+            let flag: MemoryPolicyFlagType = serde_json::from_value(serde_json::json!(name)).expect(name);
+            assert_ne!(memory_policy_flag(flag), 0);
+        }
     }
 
     #[test]

@@ -73,3 +73,13 @@ pub fn warn(msg: &str) {
 pub fn debug(msg: &str) {
     write("debug", msg);
 }
+
+/// Logs what a container's set-up reported.
+pub fn notices(notices: &[husk_container::Notice]) {
+    for notice in notices {
+        match notice {
+            husk_container::Notice::Debug(msg) => debug(msg),
+            husk_container::Notice::Warning(msg) => warn(msg),
+        }
+    }
+}

@@ -42,6 +42,7 @@ fn invalid_ids_are_refused() {
 fn missing_bundle_is_refused() {
     let Some(env) = TestEnv::new() else { return };
     let missing = env.scratch("gone").join("no-such-bundle");
+    env.register(&env.id);
     env.invoke(&["create", "--bundle", missing.to_str().unwrap(), &env.id])
         .assert_failure()
         .assert_error_mentions("no-such-bundle");
@@ -52,6 +53,7 @@ fn missing_bundle_is_refused() {
 fn missing_config_is_refused() {
     let Some(env) = TestEnv::new() else { return };
     let empty_bundle = env.scratch("empty-bundle");
+    env.register(&env.id);
     env.invoke(&[
         "create",
         "--bundle",
@@ -67,6 +69,7 @@ fn missing_config_is_refused() {
 fn malformed_json_is_refused_with_its_location() {
     let Some(env) = TestEnv::new() else { return };
     env.write_config();
+    env.register(&env.id);
     let config_path = env.bundle.join("config.json");
     // A syntax error on line 3.
     fs::write(
@@ -230,7 +233,9 @@ fn failed_mount_leaves_nothing_behind() {
 
 #[test]
 fn terminal_without_console_socket_is_refused_by_create() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     env.config["process"]["terminal"] = json!(true);
     env.set_args(&["sleep", "1000"]);
     env.create()

@@ -12,6 +12,7 @@ use serde_json::json;
 /// so the runtime inherits them the way a caller's stray fds would reach it.
 fn run_with_inherited_fds(env: &TestEnv, file: &str, run_flags: &[&str]) -> common::Outcome {
     env.write_config();
+    env.register(&env.id);
     let mut command = Command::new("/bin/sh");
     command
         .arg("-c")

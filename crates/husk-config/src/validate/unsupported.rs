@@ -15,7 +15,6 @@ pub(super) fn check(spec: &Spec) -> Result<(), ConfigError> {
         ("process.selinuxLabel", set(process.and_then(|p| p.selinux_label().as_ref())), "SELinux"),
         ("linux.mountLabel", set(linux.and_then(|l| l.mount_label().as_ref())), "SELinux"),
         ("linux.intelRdt", linux.is_some_and(|l| l.intel_rdt().is_some()), "Intel RDT (resctrl)"),
-        ("linux.memoryPolicy", linux.is_some_and(|l| l.memory_policy().is_some()), "NUMA memory policies"),
         (
             "linux.netDevices",
             linux.and_then(|l| l.net_devices().as_ref()).is_some_and(|devices| !devices.is_empty()),

@@ -70,6 +70,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> CmdResult {
-    husk_container::create(&ctx.root, &args.flags.options(ctx, &args.id, false))?;
+    let created = husk_container::create(&ctx.root, &args.flags.options(ctx, &args.id, false))?;
+    crate::log::notices(&created.notices);
     Ok(0)
 }

@@ -76,21 +76,21 @@ pub fn run(ctx: &Context, args: Args) -> CmdResult {
         ignore_paused: args.ignore_paused,
         foreground: !args.detach,
     };
-    if args.detach {
-        husk_container::exec(&ctx.root, &opts)?;
-        return Ok(0);
-    }
-    let signals = husk_sys::signal::SignalFd::all_catchable()?;
+    // In the foreground, signals are captured before the process runs.
+    let signals = (!args.detach).then(husk_sys::signal::SignalFd::all_catchable).transpose()?;
     let executed = husk_container::exec(&ctx.root, &opts)?;
-    Ok(husk_container::wait_foreground(executed.pid, &signals, executed.console)?)
+    crate::log::notices(&executed.notices);
+    match signals {
+        Some(signals) => Ok(husk_container::wait_foreground(executed.pid, &signals, executed.console)?),
+        None => Ok(0),
+    }
 }
 
 fn build_process(ctx: &Context, args: &Args) -> Result<Process, Box<dyn std::error::Error>> {
     if let Some(path) = &args.process {
         let text = std::fs::read(path).map_err(|e| format!("--process {}: {e}", path.display()))?;
-        let mut de = serde_json::Deserializer::from_slice(&text);
-        let process: Process = serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| format!("--process {}: {}: {}", path.display(), e.path(), e.inner()))?;
+        let (process, warnings) = husk_config::parse_process(path, &text)?;
+        warnings.iter().for_each(|w| crate::log::warn(&w.to_string()));
         return Ok(process);
     }
     if args.command.is_empty() {

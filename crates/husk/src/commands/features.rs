@@ -58,6 +58,11 @@ fn linux() -> LinuxFeature {
     linux.set_cgroup(Some(husk_cgroups::features()));
     linux.set_seccomp(Some(husk_seccomp::features()));
 
+    let mut memory_policy = MemoryPolicy::default();
+    memory_policy.set_modes(Some(strings(husk_process::MEMORY_POLICY_MODES)));
+    memory_policy.set_flags(Some(strings(husk_process::MEMORY_POLICY_FLAGS)));
+    linux.set_memory_policy(Some(memory_policy));
+
     // Not implemented: advertised as such (false, or nothing recognized)
     // rather than left null, which would mean "unknown".
     let mut apparmor = Apparmor::default();
@@ -69,10 +74,6 @@ fn linux() -> LinuxFeature {
     let mut intel_rdt = IntelRdt::default();
     intel_rdt.set_enabled(Some(false));
     linux.set_intel_rdt(Some(intel_rdt));
-    let mut memory_policy = MemoryPolicy::default();
-    memory_policy.set_modes(Some(Vec::new()));
-    memory_policy.set_flags(Some(Vec::new()));
-    linux.set_memory_policy(Some(memory_policy));
     let mut net_devices = NetDevices::default();
     net_devices.set_enabled(Some(false));
     linux.set_net_devices(Some(net_devices));

@@ -23,6 +23,7 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> CmdResult {
     let created = husk_container::create(&ctx.root, &args.flags.options(ctx, &args.id, !args.detach))?;
+    crate::log::notices(&created.notices);
     if args.detach {
         return start_or_discard(ctx, &args.id).map(|()| 0);
     }

@@ -402,18 +402,18 @@ impl TestEnv {
         }
     }
 
-    /// Records `id` for force-deletion on drop.
-    fn register(&self, id: &str) {
+    /// Records `id` for force-deletion on drop; call it before creating a container through
+    /// [`invoke_command`](Self::invoke_command) directly.
+    pub fn register(&self, id: &str) {
         let mut created = self.created.borrow_mut();
         if !created.iter().any(|(known, _)| known == id) {
             created.push((id.to_string(), None));
         }
     }
 
-    /// Records `id` for cleanup together with its init pid (from `state`), so that drop can
-    /// reap the init; for containers created through [`invoke`](Self::invoke) directly.
+    /// Records the init pid of registered container `id` (from `state`), so that drop can
+    /// reap it.
     pub fn remember_pid(&self, id: &str) {
-        self.register(id);
         let pid = self
             .try_state(id)
             .and_then(|state| state["pid"].as_i64())

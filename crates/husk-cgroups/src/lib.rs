@@ -265,23 +265,19 @@ impl Cgroup {
                 return write("kill", &unified.path, "cgroup.kill", "1");
             }
         }
-        let sig =
-            rustix::process::Signal::from_named_raw(signal).ok_or_else(|| Error::Invalid {
-                field: "signal".into(),
-                reason: format!("{signal} is not a signal husk can send to all processes"),
-            })?;
+        if !(1..=libc::SIGRTMAX()).contains(&signal) {
+            return Err(Error::Invalid { field: "signal".into(), reason: format!("{signal} is not a signal number") });
+        }
         let frozen = self.freezer().is_ok();
         if frozen {
             self.freeze()?;
         }
         let sent = self.pids().and_then(|pids| {
             pids.into_iter().try_for_each(|pid| {
-                let Some(target) = rustix::process::Pid::from_raw(pid) else {
-                    return Ok(());
-                };
-                match rustix::process::kill_process(target, sig) {
+                match husk_sys::signal::kill(pid, signal) {
                     // Already exited.
-                    Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+                    Ok(()) => Ok(()),
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
                     Err(e) => Err(Error::Signal {
                         pid,
                         signal,

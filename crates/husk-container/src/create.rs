@@ -92,7 +92,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Created> {
         preserve_fds: opts.preserve_fds,
         husk_binary,
     };
-    let init_pid = spawn(args, &plan, &spec, &cgroup, &parent, &mut attempt)?;
+    let init_pid = spawn(args, &plan, &spec, &bundle, &cgroup, &parent, &mut attempt)?;
     state.init = ProcessIdentity::of(init_pid).ok_or_else(|| Error::Init("the init exited during set-up".into()))?;
     attempt.dir().save(&state)?;
 
@@ -218,6 +218,7 @@ fn spawn(
     args: InitArgs<'_>,
     plan: &Plan,
     spec: &Spec,
+    bundle: &Path,
     cgroup: &husk_cgroups::Cgroup,
     channel: &Channel,
     attempt: &mut Attempt,
@@ -238,6 +239,15 @@ fn spawn(
         std::fs::write(&path, adj.to_string()).map_err(|e| Error::Sys { what: format!("process.oomScoreAdj: writing {path}"), source: e })?;
     }
     channel.send(&Msg::InitPid(init_pid)).map_err(|e| Error::sys("sending to the init", e))?;
+    if plan.creates(LinuxNamespaceType::User) && husk_rootfs::IdmappedMounts::needed(spec) {
+        // Only a process privileged over the source filesystems may idmap
+        // them: husk prepares these mounts, the init attaches them.
+        let path = format!("/proc/{init_pid}/ns/user");
+        let userns = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| Error::path("opening", &path, e))?;
+        for fd in husk_rootfs::IdmappedMounts::create(spec, bundle, Some(userns.as_fd()))?.into_fds() {
+            channel.send_with_fd(&Msg::MountFd, Some(fd.as_fd())).map_err(|e| Error::sys("sending to the init", e))?;
+        }
+    }
     channel.send(&Msg::Proceed).map_err(|e| Error::sys("sending to the init", e))?;
     Ok(init_pid)
 }

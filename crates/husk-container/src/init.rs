@@ -79,7 +79,7 @@ fn host_pid(channel: &Channel) -> Result<i32> {
 
 /// Everything up to "ready"; returns the program to run and our host pid.
 fn setup(a: &InitArgs<'_>) -> Result<(husk_process::ExecPlan, i32)> {
-    let host_pid = begin(&a.channel)?;
+    let (host_pid, idmapped) = begin(&a.channel)?;
     let spec = a.spec;
     let process: &Process = spec.process().as_ref().ok_or(Error::Unsupported {
         field: "process",
@@ -105,7 +105,11 @@ fn setup(a: &InitArgs<'_>) -> Result<(husk_process::ExecPlan, i32)> {
         new_user_ns: a.plan.creates(LinuxNamespaceType::User),
         terminal,
     };
-    let mut rootfs = husk_rootfs::prepare(&cfg)?;
+    let mut rootfs = if idmapped.is_empty() {
+        husk_rootfs::prepare(&cfg)?
+    } else {
+        husk_rootfs::prepare_with(&cfg, husk_rootfs::IdmappedMounts::from_fds(spec, idmapped)?)?
+    };
     let hooks = spec.hooks().as_ref();
     if hooks::has(hooks, HookKind::Prestart) || hooks::has(hooks, HookKind::CreateRuntime) {
         a.channel.send(&Msg::RunHooks).map_err(|e| Error::sys("sending to husk", e))?;
@@ -135,12 +139,21 @@ fn setup(a: &InitArgs<'_>) -> Result<(husk_process::ExecPlan, i32)> {
 /// non-dumpable (no process in the container may ptrace us or open our
 /// /proc entries, and so husk's binary, until execve), then wait until the
 /// parent has placed us. Returns our host pid.
-pub(crate) fn begin(channel: &Channel) -> Result<i32> {
+/// Also returns the mounts the parent prepared for us (idmapped mounts of a
+/// container with its own user namespace).
+pub(crate) fn begin(channel: &Channel) -> Result<(i32, Vec<OwnedFd>)> {
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(|e| Error::sys("prctl(PR_SET_DUMPABLE)", e))?;
     let host_pid = host_pid(channel)?;
-    expect_proceed(channel)?;
-    Ok(host_pid)
+    let mut mounts = Vec::new();
+    loop {
+        match channel.recv() {
+            Ok(Some((Msg::Proceed, _))) => return Ok((host_pid, mounts)),
+            Ok(Some((Msg::MountFd, Some(fd)))) => mounts.push(fd),
+            Ok(other) => return Err(Error::Init(format!("unexpected message from husk: {other:?}"))),
+            Err(e) => return Err(Error::sys("receiving from husk", e)),
+        }
+    }
 }
 
 /// Creates the process's pty from the container's `ptmx`, hands the master

@@ -31,6 +31,9 @@ pub enum Msg {
     Ready,
     /// Child: set-up failed.
     Failed(String),
+    /// Parent: an idmapped mount prepared on the host (attached), for a
+    /// container in its own user namespace.
+    MountFd,
     /// Parent: carry on.
     Proceed,
 }

@@ -49,7 +49,7 @@ mod tests {
         let t = UNIX_EPOCH + Duration::new(951_782_400 + 3661, 5); // 2000-02-29 01:01:01
         assert_eq!(rfc3339(t), "2000-02-29T01:01:01.000000005Z");
         assert_eq!(rfc3339_seconds(t), "2000-02-29T01:01:01Z");
-        let t = UNIX_EPOCH + Duration::from_secs(1_795_838_400); // 2026-11-28T00:00:00Z
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_824_000); // 2026-11-28T00:00:00Z
         assert_eq!(rfc3339_seconds(t), "2026-11-28T00:00:00Z");
     }
 }

@@ -55,3 +55,9 @@ impl std::os::fd::AsFd for SignalFd {
         self.0.as_fd()
     }
 }
+
+/// kill(2) with any signal number, real-time ones included.
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill only reads its two integer arguments.
+    if unsafe { libc::kill(pid, sig) } == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}

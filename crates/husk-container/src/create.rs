@@ -44,7 +44,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Created> {
     let loaded = husk_config::load_with_warnings(&bundle)?;
     let spec = loaded.spec;
     let mut notices: Vec<crate::Notice> = loaded.warnings.iter().map(|w| crate::Notice::Warning(w.to_string())).collect();
-    validate(&spec, opts)?;
+    validate(&spec, opts, &mut notices)?;
     let plan = Plan::from_spec(&spec)?;
     let rootfs = rootfs_path(&spec, &bundle)?;
 
@@ -107,7 +107,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Created> {
     Ok(Created { pid: init_pid, console, notices })
 }
 
-fn validate(spec: &Spec, opts: &CreateOptions) -> Result<()> {
+fn validate(spec: &Spec, opts: &CreateOptions, notices: &mut Vec<crate::Notice>) -> Result<()> {
     let linux = spec.linux().as_ref();
     let namespaces = linux.and_then(|l| l.namespaces().as_ref());
     let has_ns = |k: LinuxNamespaceType| namespaces.is_some_and(|v| v.iter().any(|n| n.typ() == k));
@@ -125,7 +125,7 @@ fn validate(spec: &Spec, opts: &CreateOptions) -> Result<()> {
         husk_process::validate_memory_policy(policy)?;
     }
     if let Some(process) = spec.process() {
-        husk_process::validate(process)?;
+        notices.extend(husk_process::validate(process)?.into_iter().map(crate::Notice::Warning));
         let terminal = process.terminal().unwrap_or(false);
         if terminal && opts.console_socket.is_none() && !opts.foreground {
             return Err(Error::Unsupported {

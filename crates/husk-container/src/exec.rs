@@ -48,7 +48,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<Executed> {
         other => return Err(Error::WrongState { op: "exec in", id: opts.id.clone(), status: other.as_str() }),
     }
     let process = &opts.process;
-    husk_process::validate(process)?;
+    let mut notices: Vec<crate::Notice> = husk_process::validate(process)?.into_iter().map(crate::Notice::Warning).collect();
     let terminal = process.terminal().unwrap_or(false);
     if terminal && opts.console_socket.is_none() && !opts.foreground {
         return Err(Error::Unsupported { field: "process.terminal", msg: "cannot allocate a terminal when husk detaches without --console-socket".into() });
@@ -76,7 +76,6 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<Executed> {
     }
     parent.send(&Msg::InitPid(pid)).map_err(|e| Error::sys("sending to the process", e))?;
     parent.send(&Msg::Proceed).map_err(|e| Error::sys("sending to the process", e))?;
-    let mut notices = Vec::new();
     let console = drive(&parent, spec, &state, &mut notices)?;
     started.0 = None;
     if let Some(path) = &opts.pid_file {

@@ -211,7 +211,7 @@ pub(crate) fn setup_process(
     // Before the final capability set: a cwd reachable only with
     // CAP_DAC_OVERRIDE still works for root.
     husk_process::change_dir(&process.cwd().to_string_lossy())?;
-    for warning in husk_process::apply_capabilities_with_warnings(process.capabilities().as_ref())? {
+    for warning in husk_process::apply_capabilities(process.capabilities().as_ref())? {
         notify(channel, crate::Notice::Warning(warning))?;
     }
     if let Some(f) = filter.take() {

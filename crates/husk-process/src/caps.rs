@@ -234,21 +234,14 @@ pub(crate) fn warnings(caps: Option<&LinuxCapabilities>) -> Result<Vec<String>, 
 /// permitted/effective/inheritable, then makes the ambient set exactly the
 /// listed one. `None` drops everything. Inheritable capabilities come only
 /// from `inheritable` (CVE-2022-29162). Capabilities that cannot be granted
-/// are written to stderr as warnings; use [`apply_capabilities_with_warnings`]
-/// to route them elsewhere.
-pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> Result<(), Error> {
-    for warning in apply_capabilities_with_warnings(caps)? {
-        eprintln!("husk: warning: {warning}");
-    }
-    Ok(())
-}
-
-/// [`apply_capabilities`], returning the warnings about capabilities that
-/// could not be granted instead of printing them.
-pub fn apply_capabilities_with_warnings(caps: Option<&LinuxCapabilities>) -> Result<Vec<String>, Error> {
+/// are returned as warnings. What no process could be granted (unknown to
+/// the kernel, ambient but not inheritable...) is pruned silently here:
+/// [`crate::validate`] reports it once, before the container is created.
+pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> Result<Vec<String>, Error> {
     let known = known_set()?;
     let mut wanted = Requested::from(caps);
-    let mut warnings = wanted.prune_impossible(known);
+    wanted.prune_impossible(known);
+    let mut warnings = Vec::new();
 
     // Needs CAP_SETPCAP in the effective set, so it comes before capset.
     for n in 0..64 {
@@ -382,7 +375,7 @@ mod tests {
         let user = serde_json::from_str(r#"{"uid":1000,"gid":1000}"#).unwrap();
         in_forked_child(|| {
             crate::switch_user(&user).map_err(|e| e.to_string())?;
-            let warnings = apply_capabilities_with_warnings(Some(&caps)).map_err(|e| e.to_string())?;
+            let warnings = apply_capabilities(Some(&caps)).map_err(|e| e.to_string())?;
             if !warnings.is_empty() {
                 return Err(format!("unexpected warnings {warnings:?}"));
             }
@@ -403,7 +396,7 @@ mod tests {
             return;
         }
         in_forked_child(|| {
-            apply_capabilities_with_warnings(None).map_err(|e| e.to_string())?;
+            apply_capabilities(None).map_err(|e| e.to_string())?;
             let empty = CapabilitySet::empty();
             expect_masks(&[("CapBnd:", empty), ("CapPrm:", empty), ("CapEff:", empty), ("CapInh:", empty), ("CapAmb:", empty)])
         })
@@ -422,7 +415,7 @@ mod tests {
                 "inheritable":["CAP_NET_ADMIN"]}"#,
         );
         in_forked_child(|| {
-            let warnings = apply_capabilities_with_warnings(Some(&caps)).map_err(|e| e.to_string())?;
+            let warnings = apply_capabilities(Some(&caps)).map_err(|e| e.to_string())?;
             if warnings != ["process.capabilities.inheritable: CAP_NET_ADMIN cannot be granted; ignored"] {
                 return Err(format!("warnings {warnings:?}"));
             }

@@ -23,7 +23,7 @@ mod user;
 #[cfg(test)]
 mod testing;
 
-pub use caps::{apply_capabilities, apply_capabilities_with_warnings, capability_names, set_no_new_privileges};
+pub use caps::{apply_capabilities, capability_names, set_no_new_privileges};
 pub use error::Error;
 pub use exec::{change_dir, exec, find_program, resolve_exec, ExecPlan, DEFAULT_PATH};
 pub use rlimits::set_rlimits;
@@ -135,7 +135,7 @@ mod tests {
                 set_rlimits(&process)?;
                 set_no_new_privileges()?;
                 switch_user(process.user())?;
-                apply_capabilities_with_warnings(process.capabilities().as_ref())?;
+                apply_capabilities(process.capabilities().as_ref())?;
                 change_dir(&process.cwd().to_string_lossy())?;
                 Ok(exec(&resolve_exec(&process)?))
             };

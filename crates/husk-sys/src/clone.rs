@@ -51,14 +51,19 @@ pub fn fork_with(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<(Fork
 }
 
 fn clone3(flags: u64, cgroup: u64) -> io::Result<Forked> {
-    // SIGCHLD as exit signal, also under CLONE_PARENT, so that whoever ends
-    // up as the parent can wait for the child like any forked process.
-    let mut args = CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, cgroup, ..Default::default() };
-    // SAFETY: clone3 without CLONE_VM and without a stack duplicates the
-    // address space like fork(2); the child resumes here with its own copy.
-    // `args` outlives the call and its size is passed alongside.
-    let rc = unsafe {
-        libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>())
+    // clone3 refuses CLONE_PARENT with an exit signal, and without one the
+    // child would be a "clone child" that plain waitpid() does not see: use
+    // the legacy clone, which takes both.
+    let rc = if flags & libc::CLONE_PARENT as u64 != 0 && cgroup == 0 {
+        // SAFETY: without CLONE_VM and with a null stack, clone duplicates the
+        // address space like fork(2); the child resumes here on its own copy.
+        unsafe { libc::syscall(libc::SYS_clone, flags | libc::SIGCHLD as u64, 0usize, 0usize, 0usize, 0usize) }
+    } else {
+        let mut args = CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, cgroup, ..Default::default() };
+        // SAFETY: clone3 without CLONE_VM and without a stack duplicates the
+        // address space like fork(2); the child resumes here with its own
+        // copy. `args` outlives the call and its size is passed alongside.
+        unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) }
     };
     match rc {
         -1 => Err(io::Error::last_os_error()),

@@ -604,3 +604,27 @@ fn run_keeps_stdout_and_stderr_apart() {
     assert_eq!(outcome.stdout, "to-out\n");
     assert_eq!(outcome.stderr, "to-err\n");
 }
+
+#[test]
+fn single_dash_long_flags_are_accepted() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    // go-runc sends `-no-subreaper`; urfave/cli accepts any long flag with one dash.
+    env.set_args(&["sleep", "1000"]);
+    env.write_config();
+    env.register(&env.id);
+    let mut command = std::process::Command::new(&runtime().path);
+    command
+        .arg("-root")
+        .arg(&env.root)
+        .args(["create", "-bundle"])
+        .arg(&env.bundle)
+        .arg(&env.id);
+    let outcome = env.invoke_command(&mut command, None);
+    env.remember_pid(&env.id);
+    outcome.assert_success();
+    assert_eq!(env.status(&env.id), "created");
+    env.invoke(&["delete", "-force", &env.id]).assert_success();
+    assert!(env.state_entries().is_empty());
+}

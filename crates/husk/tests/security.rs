@@ -5,12 +5,18 @@ mod common;
 use std::fs;
 use std::process::Command;
 
-use common::{runtime, TestEnv};
+use common::{runtime, wait_for_child, TestEnv};
 use serde_json::json;
 
-/// `run` of the container through a host shell that first opens fds 3, 4 and 5 on `file`,
-/// so the runtime inherits them the way a caller's stray fds would reach it.
-fn run_with_inherited_fds(env: &TestEnv, file: &str, run_flags: &[&str]) -> common::Outcome {
+/// Runs `runtime --root R <operation> [flags] --bundle B ID` through a host shell that first
+/// opens fds 3, 4 and 5 on `file`, so the runtime inherits them the way a caller's stray fds
+/// would reach it.
+fn invoke_with_inherited_fds(
+    env: &TestEnv,
+    file: &str,
+    operation: &str,
+    flags: &[&str],
+) -> common::Outcome {
     env.write_config();
     env.register(&env.id);
     let mut command = Command::new("/bin/sh");
@@ -23,8 +29,8 @@ fn run_with_inherited_fds(env: &TestEnv, file: &str, run_flags: &[&str]) -> comm
         .arg(&runtime().path)
         .arg("--root")
         .arg(&env.root)
-        .arg("run")
-        .args(run_flags)
+        .arg(operation)
+        .args(flags)
         .arg("--bundle")
         .arg(&env.bundle)
         .arg(&env.id);
@@ -39,7 +45,7 @@ fn only_stdio_is_open_in_the_container() {
     let inherited = env.scratch("fds").join("inherited");
     fs::write(&inherited, "not for the container").unwrap();
     env.set_args(&["/bin/husk-checker", "fds"]);
-    let outcome = run_with_inherited_fds(&env, inherited.to_str().unwrap(), &[]);
+    let outcome = invoke_with_inherited_fds(&env, inherited.to_str().unwrap(), "run", &[]);
     outcome.assert_success();
     assert_eq!(outcome.checker_values().get("fds"), "0,1,2", "{outcome:#?}");
 }
@@ -52,12 +58,42 @@ fn preserve_fds_passes_exactly_that_many_extra_fds() {
     let inherited = env.scratch("fds").join("inherited");
     fs::write(&inherited, "for the container").unwrap();
     env.set_args(&["/bin/husk-checker", "fds", "read", "/proc/self/fd/3"]);
-    let outcome =
-        run_with_inherited_fds(&env, inherited.to_str().unwrap(), &["--preserve-fds", "2"]);
+    let outcome = invoke_with_inherited_fds(
+        &env,
+        inherited.to_str().unwrap(),
+        "run",
+        &["--preserve-fds", "2"],
+    );
     outcome.assert_success();
     let values = outcome.checker_values();
     assert_eq!(values.get("fds"), "0,1,2,3,4", "{outcome:#?}");
     assert_eq!(values.get("read"), "for the container");
+}
+
+#[test]
+fn preserve_fds_survive_create_and_start() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    let inherited = env.scratch("fds").join("inherited");
+    fs::write(&inherited, "kept across start").unwrap();
+    env.set_args(&["/bin/husk-checker", "fds", "read", "/proc/self/fd/3"]);
+    let created = invoke_with_inherited_fds(
+        &env,
+        inherited.to_str().unwrap(),
+        "create",
+        &["--preserve-fds", "1"],
+    );
+    env.remember_pid(&env.id);
+    created.assert_success();
+    let pid = env.state(&env.id)["pid"].as_i64().unwrap() as i32;
+    env.start(&env.id).assert_success();
+    assert_eq!(wait_for_child(pid), 0);
+    // The container wrote to the stdout it inherited from `create`.
+    let output = fs::read_to_string(&created.stdout_path).unwrap();
+    let values = common::CheckerValues::parse(&output);
+    assert_eq!(values.get("fds"), "0,1,2,3", "{output}");
+    assert_eq!(values.get("read"), "kept across start");
 }
 
 #[test]

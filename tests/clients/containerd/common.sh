@@ -164,3 +164,9 @@ remove_cgroup_tree() {
         find "$top" -depth -type d -exec rmdir {} + 2>/dev/null || true
     done
 }
+
+# Lazily unmounts what the daemons left mounted under DIR, deepest first, so that
+# DIR can be removed.
+unmount_all_under() {
+    findmnt -rn -o TARGET | grep "^$1/" | sort -r | xargs -r umount -l
+}

@@ -1,0 +1,883 @@
+//! Cgroups through the CLI (issue 4): resources from config.json read back from the host's
+//! cgroup files, limits proven from inside real containers (OOM kill, fork bomb, freezer),
+//! `ps`, `events`, `update`, `kill --all`, `delete` and `cgroupsPath` handling.
+//!
+//! Works on cgroup v1 (hybrid hosts included: hugetlb may live on the unified hierarchy) and on
+//! pure cgroup v2 (`tests/vm/run-v2.sh` runs this suite in a v2 VM). Every file is located
+//! through `/proc/<pid>/cgroup` and `/proc/self/mountinfo`, never assumed.
+
+mod common;
+
+use std::cell::RefCell;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{runtime, wait_for_child, Outcome, RuntimeKind, TestEnv};
+use serde_json::{json, Value};
+
+const MIB: i64 = 1 << 20;
+
+/// Which cgroup interface a directory belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+/// The directory of one process's cgroup for one controller, on the host.
+#[derive(Debug)]
+struct ControllerDir {
+    version: Version,
+    path: PathBuf,
+}
+
+impl ControllerDir {
+    /// Contents of `file`, trimmed; panics when it cannot be read.
+    #[track_caller]
+    fn read(&self, file: &str) -> String {
+        let path = self.path.join(file);
+        fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
+            .trim()
+            .to_string()
+    }
+
+    fn has(&self, file: &str) -> bool {
+        self.path.join(file).exists()
+    }
+
+    /// `v1_file` or `v2_file`, whichever interface this directory has.
+    #[track_caller]
+    fn read_either(&self, v1_file: &str, v2_file: &str) -> String {
+        self.read(match self.version {
+            Version::V1 => v1_file,
+            Version::V2 => v2_file,
+        })
+    }
+}
+
+/// True on a host with only cgroup v2 (no v1 controller hierarchy).
+fn pure_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// A cgroup mount of this process: fstype, mount point, super options.
+struct CgroupMount {
+    version: Version,
+    mount_point: PathBuf,
+    controllers: Vec<String>,
+}
+
+fn cgroup_mounts() -> Vec<CgroupMount> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            let mount_point = PathBuf::from(before.split(' ').nth(4)?);
+            let mut after = after.split(' ');
+            let fstype = after.next()?;
+            let super_options = after.nth(1).unwrap_or_default();
+            match fstype {
+                "cgroup" => Some(CgroupMount {
+                    version: Version::V1,
+                    controllers: super_options.split(',').map(str::to_string).collect(),
+                    mount_point,
+                }),
+                "cgroup2" => {
+                    let controllers = fs::read_to_string(mount_point.join("cgroup.controllers"))
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect();
+                    Some(CgroupMount {
+                        version: Version::V2,
+                        mount_point,
+                        controllers,
+                    })
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Where `controller` (e.g. "memory", "hugetlb") is mounted: its v1 hierarchy if there is one,
+/// else the v2 mount when that offers it.
+fn controller_mount(controller: &str) -> Option<CgroupMount> {
+    let mounts = cgroup_mounts();
+    let offers = |mount: &CgroupMount| mount.controllers.iter().any(|c| c == controller);
+    let (v1, v2): (Vec<_>, Vec<_>) = mounts.into_iter().partition(|m| m.version == Version::V1);
+    v1.into_iter()
+        .find(offers)
+        .or_else(|| v2.into_iter().find(offers))
+}
+
+/// The cgroup of `pid` for `controller`, from `/proc/<pid>/cgroup`.
+fn controller_dir(pid: i32, controller: &str) -> Option<ControllerDir> {
+    let mount = controller_mount(controller)?;
+    let membership = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = membership.lines().find_map(|line| {
+        let mut fields = line.splitn(3, ':');
+        let (_, names, path) = (fields.next()?, fields.next()?, fields.next()?);
+        let matches = match mount.version {
+            Version::V1 => names.split(',').any(|name| name == controller),
+            Version::V2 => names.is_empty(),
+        };
+        matches.then(|| path.to_string())
+    })?;
+    Some(ControllerDir {
+        version: mount.version,
+        path: mount.mount_point.join(path.trim_start_matches('/')),
+    })
+}
+
+#[track_caller]
+fn require_dir(pid: i32, controller: &str) -> ControllerDir {
+    controller_dir(pid, controller)
+        .unwrap_or_else(|| panic!("no {controller} cgroup for pid {pid}"))
+}
+
+/// cgroup v2 `cpu.weight` for v1 `cpu.shares`, as runc and crun convert it.
+fn weight_for_shares(shares: u64) -> u64 {
+    1 + ((shares - 2) * 9999) / 262_142
+}
+
+/// The init pid `state` reports.
+#[track_caller]
+fn init_pid(env: &TestEnv, id: &str) -> i32 {
+    env.state(id)["pid"]
+        .as_i64()
+        .and_then(|pid| i32::try_from(pid).ok())
+        .expect("state.pid")
+}
+
+/// Creates and starts the test's container running `script` under `sh -c`; returns the init pid.
+#[track_caller]
+fn start_shell(env: &mut TestEnv, script: &str) -> i32 {
+    env.set_args(&["sh", "-c", script]);
+    env.create().assert_success();
+    let id = env.id.clone();
+    let pid = init_pid(env, &id);
+    env.start(&id).assert_success();
+    pid
+}
+
+/// Adds busybox applets the shared harness does not link.
+fn link_applets(env: &TestEnv, applets: &[&str]) {
+    let bin = env.bundle.join("rootfs/bin");
+    for applet in applets {
+        symlink("busybox", bin.join(applet)).expect("link busybox applet");
+    }
+}
+
+/// Polls `condition` every 50 ms for up to `limit`; true once it holds.
+fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    loop {
+        if condition() {
+            return true;
+        }
+        if started.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A runtime command left running in the background (`events` streaming); killed and reaped
+/// on drop.
+struct Background {
+    child: Child,
+    stdout: PathBuf,
+}
+
+impl Background {
+    fn spawn(env: &TestEnv, args: &[&str], name: &str) -> Background {
+        let stdout = env.scratch("background").join(name);
+        let child = env
+            .command()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&stdout).expect("create background stdout"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn background runtime command");
+        Background { child, stdout }
+    }
+
+    fn output(&self) -> String {
+        fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    /// The JSON objects printed so far (one per line).
+    fn events(&self) -> Vec<Value> {
+        self.output()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Cgroup directories a test names itself (nested or relative `cgroupsPath`), removed deepest
+/// first on drop in case the runtime left them; declared before the `TestEnv` so that they
+/// are dropped after its containers are force-deleted.
+#[derive(Default)]
+struct CgroupDirGuard(RefCell<Vec<PathBuf>>);
+
+impl CgroupDirGuard {
+    fn watch(&self, dir: PathBuf) {
+        self.0.borrow_mut().push(dir);
+    }
+
+    /// Watches `relative` (and each of its parents inside it) in every cgroup hierarchy.
+    fn watch_everywhere(&self, relative: &str) {
+        for mount in cgroup_mounts() {
+            let mut path = mount.mount_point.clone();
+            for component in relative.trim_start_matches('/').split('/') {
+                path.push(component);
+                self.watch(path.clone());
+            }
+        }
+    }
+}
+
+impl Drop for CgroupDirGuard {
+    fn drop(&mut self) {
+        let mut dirs = self.0.borrow().clone();
+        dirs.sort_by_key(|dir| std::cmp::Reverse(dir.components().count()));
+        for dir in dirs {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+/// `create` with `cgroups_path` as `linux.cgroupsPath` instead of the harness's `/<id>`.
+fn create_in(env: &TestEnv, cgroups_path: &str) -> Outcome {
+    let mut config = env.config.clone();
+    config["linux"]["cgroupsPath"] = json!(cgroups_path);
+    fs::write(
+        env.bundle.join("config.json"),
+        serde_json::to_string_pretty(&config).expect("serialise config"),
+    )
+    .expect("write config.json");
+    env.register(&env.id);
+    let bundle = env.bundle.to_str().expect("utf-8 bundle path");
+    let outcome = env.invoke(&["create", "--bundle", bundle, &env.id]);
+    env.remember_pid(&env.id);
+    outcome
+}
+
+#[test]
+fn memory_cpu_and_pids_resources_are_written_to_the_cgroup() {
+    let Some(mut env) = TestEnv::new() else { return };
+    let v1 = !pure_v2();
+    let mut memory = json!({"limit": 96 * MIB, "reservation": 48 * MIB, "swap": 160 * MIB});
+    if v1 {
+        // cgroup v2 has no swappiness knob.
+        memory["swappiness"] = json!(30);
+    }
+    env.config["linux"]["resources"]["memory"] = memory;
+    env.config["linux"]["resources"]["cpu"] =
+        json!({"shares": 512, "quota": 30000, "period": 60000, "cpus": "0", "mems": "0"});
+    env.config["linux"]["resources"]["pids"] = json!({"limit": 77});
+    let pid = start_shell(&mut env, "exec sleep 1000");
+
+    let memory = require_dir(pid, "memory");
+    assert_eq!(
+        memory.read_either("memory.limit_in_bytes", "memory.max"),
+        (96 * MIB).to_string()
+    );
+    assert_eq!(
+        memory.read_either("memory.soft_limit_in_bytes", "memory.low"),
+        (48 * MIB).to_string()
+    );
+    match memory.version {
+        Version::V1 if memory.has("memory.memsw.limit_in_bytes") => {
+            assert_eq!(
+                memory.read("memory.memsw.limit_in_bytes"),
+                (160 * MIB).to_string()
+            );
+        }
+        Version::V1 => eprintln!("note: no memory.memsw.* (swap accounting off), swap unchecked"),
+        // v2 limits swap alone: swap.max = memory+swap - memory.
+        Version::V2 => assert_eq!(memory.read("memory.swap.max"), (64 * MIB).to_string()),
+    }
+    if v1 {
+        assert_eq!(memory.read("memory.swappiness"), "30");
+    }
+
+    let cpu = require_dir(pid, "cpu");
+    match cpu.version {
+        Version::V1 => {
+            assert_eq!(cpu.read("cpu.shares"), "512");
+            assert_eq!(cpu.read("cpu.cfs_quota_us"), "30000");
+            assert_eq!(cpu.read("cpu.cfs_period_us"), "60000");
+        }
+        Version::V2 => {
+            assert_eq!(cpu.read("cpu.weight"), weight_for_shares(512).to_string());
+            assert_eq!(cpu.read("cpu.max"), "30000 60000");
+        }
+    }
+    let cpuset = require_dir(pid, "cpuset");
+    assert_eq!(cpuset.read("cpuset.cpus"), "0");
+    assert_eq!(cpuset.read("cpuset.mems"), "0");
+    assert_eq!(require_dir(pid, "pids").read("pids.max"), "77");
+}
+
+/// The weight file of the container's block I/O cgroup and the value `weight` shows as there,
+/// or `None` when the host's I/O scheduler offers no weight.
+fn weight_file(dir: &ControllerDir, weight: u64) -> Option<(&'static str, String)> {
+    let candidates: [(&str, String); 4] = [
+        ("blkio.weight", weight.to_string()),
+        ("blkio.bfq.weight", weight.to_string()),
+        ("io.bfq.weight", weight.to_string()),
+        // io.weight (iocost) has the 1..10000 range: runc converts from 10..1000.
+        ("io.weight", (1 + (weight - 10) * 9999 / 990).to_string()),
+    ];
+    candidates.into_iter().find(|(file, _)| dir.has(file))
+}
+
+/// The last number in a weight file (`300`, or `default 300` for bfq).
+fn shown_weight(content: &str) -> String {
+    content
+        .lines()
+        .next()
+        .and_then(|line| line.split_whitespace().last())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn blkio_weight_from_config_and_update_where_the_host_has_the_file() {
+    let Some(mut env) = TestEnv::new() else { return };
+    let pid = start_shell(&mut env, "exec sleep 1000");
+    let Some(dir) = controller_dir(pid, "blkio").or_else(|| controller_dir(pid, "io")) else {
+        eprintln!("skipped: no blkio/io controller on this host");
+        return;
+    };
+    let Some((file, expected)) = weight_file(&dir, 300) else {
+        eprintln!("skipped: no block I/O weight file (I/O scheduler without weights)");
+        return;
+    };
+    env.invoke(&["update", "--blkio-weight", "300", &env.id])
+        .assert_success();
+    assert_eq!(shown_weight(&dir.read(file)), expected, "{file}");
+
+    let mut configured = TestEnv::new().expect("root");
+    configured.config["linux"]["resources"]["blockIO"] = json!({"weight": 300});
+    let pid = start_shell(&mut configured, "exec sleep 1000");
+    let dir = controller_dir(pid, "blkio")
+        .or_else(|| controller_dir(pid, "io"))
+        .expect("block I/O cgroup");
+    assert_eq!(shown_weight(&dir.read(file)), expected, "{file}");
+}
+
+#[test]
+fn hugetlb_limit_is_written_where_the_controller_lives() {
+    let Some(mut env) = TestEnv::new() else { return };
+    if controller_mount("hugetlb").is_none()
+        || !Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists()
+    {
+        eprintln!("skipped: no hugetlb controller or no 2MB huge pages");
+        return;
+    }
+    env.config["linux"]["resources"]["hugepageLimits"] =
+        json!([{"pageSize": "2MB", "limit": 4 * MIB}]);
+    let pid = start_shell(&mut env, "exec sleep 1000");
+    let dir = require_dir(pid, "hugetlb");
+    assert_eq!(
+        dir.read_either("hugetlb.2MB.limit_in_bytes", "hugetlb.2MB.max"),
+        (4 * MIB).to_string()
+    );
+}
+
+#[test]
+fn deny_all_devices_allows_the_defaults_but_not_an_unlisted_device() {
+    let Some(mut env) = TestEnv::new() else { return };
+    // runc's spec already denies everything ("allow": false, "access": "rwm"); the node below
+    // exists in the container but no rule allows it. 10:200 is /dev/net/tun, which opens
+    // without privileges: any error but EPERM would mean the cgroup did not deny it.
+    assert_eq!(
+        env.config["linux"]["resources"]["devices"],
+        json!([{"allow": false, "access": "rwm"}])
+    );
+    env.config["linux"]["devices"] = json!([{
+        "path": "/dev/husk-unlisted", "type": "c", "major": 10, "minor": 200,
+        "fileMode": 438, "uid": 0, "gid": 0
+    }]);
+    env.set_args(&[
+        "sh",
+        "-c",
+        "echo data >/dev/null && echo null=writable; \
+         cat /dev/zero | head -c 3 | wc -c; \
+         cat /dev/husk-unlisted 2>&1; true",
+    ]);
+    let outcome = env.run();
+    outcome.assert_success();
+    let mut lines = outcome.stdout.lines();
+    assert_eq!(lines.next(), Some("null=writable"), "{outcome:#?}");
+    assert_eq!(lines.next().map(str::trim), Some("3"), "{outcome:#?}");
+    let denial = lines.next().unwrap_or_default();
+    assert!(
+        denial.contains("Operation not permitted"),
+        "opening an unlisted device: {outcome:#?}"
+    );
+}
+
+#[test]
+fn memory_hog_is_oom_killed_and_events_reports_it() {
+    let Some(mut env) = TestEnv::new() else { return };
+    link_applets(&env, &["dd"]);
+    let shared = env.scratch("shared");
+    env.add_bind_mount(&shared, "/shared");
+    // Memory+swap equal to memory: the hog cannot escape to swap.
+    env.config["linux"]["resources"]["memory"] = json!({"limit": 32 * MIB, "swap": 32 * MIB});
+    // The init survives (the hog is its child), so `events` keeps streaming.
+    env.set_args(&[
+        "sh",
+        "-c",
+        "while [ ! -e /shared/go ]; do sleep 0.05; done; \
+         dd if=/dev/zero of=/dev/null bs=64M count=1; echo dd=$? >/shared/result; \
+         exec sleep 1000",
+    ]);
+    env.create().assert_success();
+    let id = env.id.clone();
+    env.start(&id).assert_success();
+    let events = Background::spawn(&env, &["events", "--interval", "1s", &id], "events");
+    assert!(
+        eventually(Duration::from_secs(10), || !events.events().is_empty()),
+        "events printed nothing: {:?}",
+        events.output()
+    );
+    fs::write(shared.join("go"), "").expect("signal the hog");
+
+    assert!(
+        eventually(Duration::from_secs(15), || events
+            .events()
+            .iter()
+            .any(|event| event["type"] == "oom")),
+        "no oom event: {:?}",
+        events.output()
+    );
+    let oom = events
+        .events()
+        .into_iter()
+        .find(|event| event["type"] == "oom")
+        .expect("oom event");
+    assert_eq!(oom["id"], json!(id));
+    assert!(eventually(Duration::from_secs(5), || shared
+        .join("result")
+        .exists()));
+    // dd died of SIGKILL: the shell reports 128+9.
+    assert_eq!(
+        fs::read_to_string(shared.join("result")).unwrap().trim(),
+        "dd=137"
+    );
+    let stats: Vec<Value> = events
+        .events()
+        .into_iter()
+        .filter(|event| event["type"] == "stats")
+        .collect();
+    assert!(
+        stats.iter().all(|event| event["id"] == json!(id)),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn fork_bomb_stops_at_pids_max() {
+    let Some(mut env) = TestEnv::new() else { return };
+    let shared = env.scratch("shared");
+    env.add_bind_mount(&shared, "/shared");
+    env.config["linux"]["resources"]["pids"] = json!({"limit": 12});
+    let pid = start_shell(
+        &mut env,
+        "i=0; while [ $i -lt 40 ]; do sleep 1000 & i=$((i+1)); done 2>/shared/errors; \
+         touch /shared/done; exec sleep 1000",
+    );
+    assert!(
+        eventually(Duration::from_secs(15), || shared.join("done").exists()),
+        "the fork loop never finished"
+    );
+    let pids = require_dir(pid, "pids");
+    assert_eq!(pids.read("pids.max"), "12");
+    assert_eq!(pids.read("pids.current"), "12");
+    let errors = fs::read_to_string(shared.join("errors")).unwrap_or_default();
+    assert!(
+        errors.contains("fork") || errors.contains("Resource temporarily unavailable"),
+        "the shell saw no fork failure: {errors:?}"
+    );
+}
+
+#[test]
+fn paused_container_does_not_run_until_resumed() {
+    let Some(mut env) = TestEnv::new() else { return };
+    let shared = env.scratch("shared");
+    env.add_bind_mount(&shared, "/shared");
+    start_shell(
+        &mut env,
+        "i=0; while true; do i=$((i+1)); echo $i >/shared/counter.new; \
+         mv /shared/counter.new /shared/counter; sleep 0.05; done",
+    );
+    link_applets(&env, &["mv"]);
+    let counter = || -> u64 {
+        fs::read_to_string(shared.join("counter"))
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let id = env.id.clone();
+    assert!(eventually(Duration::from_secs(10), || counter() > 2));
+
+    env.invoke(&["pause", &id]).assert_success();
+    assert_eq!(env.status(&id), "paused");
+    let frozen_at = counter();
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(counter(), frozen_at, "the counter advanced while paused");
+
+    env.invoke(&["resume", &id]).assert_success();
+    assert_eq!(env.status(&id), "running");
+    assert!(
+        eventually(Duration::from_secs(10), || counter() > frozen_at + 2),
+        "the counter did not advance after resume"
+    );
+}
+
+#[test]
+fn ps_lists_the_host_pids_as_json_and_as_a_table() {
+    let Some(mut env) = TestEnv::new() else { return };
+    let shared = env.scratch("shared");
+    env.add_bind_mount(&shared, "/shared");
+    let pid = start_shell(
+        &mut env,
+        "sleep 1000 & sleep 1001 & touch /shared/forked; wait",
+    );
+    assert!(eventually(Duration::from_secs(10), || shared
+        .join("forked")
+        .exists()));
+    let id = env.id.clone();
+    let procs = require_dir(pid, "pids");
+    let mut expected: Vec<i64> = procs
+        .read("cgroup.procs")
+        .lines()
+        .map(|line| line.parse().expect("pid"))
+        .collect();
+    expected.sort();
+    assert_eq!(expected.len(), 3, "init and two sleeps: {expected:?}");
+
+    let outcome = env.invoke(&["ps", "--format", "json", &id]);
+    outcome.assert_success();
+    let mut listed: Vec<i64> = serde_json::from_str(outcome.stdout.trim())
+        .unwrap_or_else(|error| panic!("ps json ({error}): {outcome:#?}"));
+    listed.sort();
+    assert_eq!(listed, expected);
+    assert!(listed.contains(&i64::from(pid)));
+
+    let table = env.invoke(&["ps", &id]);
+    table.assert_success();
+    let mut rows = table.stdout.lines();
+    let header = rows.next().unwrap_or_default();
+    let pid_column = header
+        .split_whitespace()
+        .position(|name| name == "PID")
+        .unwrap_or_else(|| panic!("no PID column: {table:#?}"));
+    let mut table_pids: Vec<i64> = rows
+        .filter_map(|row| row.split_whitespace().nth(pid_column)?.parse().ok())
+        .collect();
+    table_pids.sort();
+    assert_eq!(table_pids, expected, "{table:#?}");
+}
+
+#[test]
+fn events_stats_prints_runcs_shape_quickly() {
+    let Some(mut env) = TestEnv::new() else { return };
+    env.config["linux"]["resources"]["pids"] = json!({"limit": 50});
+    start_shell(&mut env, "exec sleep 1000");
+    let id = env.id.clone();
+    let started = Instant::now();
+    let outcome = env.invoke(&["events", "--stats", &id]);
+    let took = started.elapsed();
+    outcome.assert_success();
+    let event: Value = serde_json::from_str(outcome.stdout.trim())
+        .unwrap_or_else(|error| panic!("events --stats output ({error}): {outcome:#?}"));
+    assert_eq!(event["type"], "stats");
+    assert_eq!(event["id"], json!(id));
+    let data = &event["data"];
+    assert!(
+        data["cpu"]["usage"]["total"].is_u64(),
+        "cpu.usage.total: {data}"
+    );
+    assert!(
+        data["memory"]["usage"]["usage"].as_u64().is_some_and(|u| u > 0),
+        "memory.usage.usage: {data}"
+    );
+    assert_eq!(data["pids"]["current"], 1, "{data}");
+    assert_eq!(data["pids"]["limit"], 50, "{data}");
+    // A stats call reads a few files: it must not wait for an interval or sample over time.
+    assert!(took < Duration::from_millis(500), "events --stats took {took:?}");
+}
+
+#[test]
+fn update_from_stdin_file_and_flags_changes_the_files() {
+    let Some(mut env) = TestEnv::new() else { return };
+    env.config["linux"]["resources"]["memory"] = json!({"limit": 64 * MIB});
+    env.config["linux"]["resources"]["pids"] = json!({"limit": 40});
+    let pid = start_shell(&mut env, "exec sleep 1000");
+    let id = env.id.clone();
+    let memory = require_dir(pid, "memory");
+    let pids = require_dir(pid, "pids");
+    let cpu = require_dir(pid, "cpu");
+    let cpuset = require_dir(pid, "cpuset");
+    let memory_limit = || memory.read_either("memory.limit_in_bytes", "memory.max");
+
+    // -r - : LinuxResources JSON on stdin (containerd's form).
+    let mut command = env.command();
+    command.args(["update", "-r", "-", &id]);
+    let stdin = json!({"memory": {"limit": 80 * MIB}, "pids": {"limit": 41}}).to_string();
+    env.invoke_command(&mut command, Some(stdin.as_bytes()))
+        .assert_success();
+    assert_eq!(memory_limit(), (80 * MIB).to_string());
+    assert_eq!(pids.read("pids.max"), "41");
+
+    // --resources=FILE (podman's form).
+    let file = env.scratch("update").join("resources.json");
+    fs::File::create(&file)
+        .and_then(|mut f| f.write_all(json!({"pids": {"limit": 42}}).to_string().as_bytes()))
+        .expect("write resources file");
+    env.invoke(&["update", &format!("--resources={}", file.display()), &id])
+        .assert_success();
+    assert_eq!(pids.read("pids.max"), "42");
+    assert_eq!(memory_limit(), (80 * MIB).to_string(), "untouched by -r");
+
+    // runc's individual flags.
+    env.invoke(&[
+        "update",
+        "--memory",
+        "96m",
+        "--memory-swap",
+        "128m",
+        "--pids-limit",
+        "43",
+        &id,
+    ])
+    .assert_success();
+    assert_eq!(memory_limit(), (96 * MIB).to_string());
+    match memory.version {
+        Version::V1 if memory.has("memory.memsw.limit_in_bytes") => {
+            assert_eq!(
+                memory.read("memory.memsw.limit_in_bytes"),
+                (128 * MIB).to_string()
+            )
+        }
+        Version::V1 => eprintln!("note: no memory.memsw.* (swap accounting off), swap unchecked"),
+        Version::V2 => assert_eq!(memory.read("memory.swap.max"), (32 * MIB).to_string()),
+    }
+    assert_eq!(pids.read("pids.max"), "43");
+
+    env.invoke(&[
+        "update",
+        "--cpu-share",
+        "256",
+        "--cpu-quota",
+        "20000",
+        "--cpu-period",
+        "80000",
+        "--cpuset-cpus",
+        "0",
+        &id,
+    ])
+    .assert_success();
+    match cpu.version {
+        Version::V1 => {
+            assert_eq!(cpu.read("cpu.shares"), "256");
+            assert_eq!(cpu.read("cpu.cfs_quota_us"), "20000");
+            assert_eq!(cpu.read("cpu.cfs_period_us"), "80000");
+        }
+        Version::V2 => {
+            assert_eq!(cpu.read("cpu.weight"), weight_for_shares(256).to_string());
+            assert_eq!(cpu.read("cpu.max"), "20000 80000");
+        }
+    }
+    assert_eq!(cpuset.read("cpuset.cpus"), "0");
+}
+
+#[test]
+fn update_accepts_the_cpu_shares_spelling_too() {
+    let Some(mut env) = TestEnv::new() else { return };
+    if env.skip_for(RuntimeKind::Runc, "runc spells it --cpu-share only") {
+        return;
+    }
+    let pid = start_shell(&mut env, "exec sleep 1000");
+    env.invoke(&["update", "--cpu-shares", "300", &env.id])
+        .assert_success();
+    let cpu = require_dir(pid, "cpu");
+    assert_eq!(
+        cpu.read_either("cpu.shares", "cpu.weight"),
+        match cpu.version {
+            Version::V1 => "300".to_string(),
+            Version::V2 => weight_for_shares(300).to_string(),
+        }
+    );
+}
+
+#[test]
+fn kill_all_signals_every_process() {
+    let Some(mut env) = TestEnv::new() else { return };
+    let shared = env.scratch("shared");
+    env.add_bind_mount(&shared, "/shared");
+    // As pid 1 of its namespace the shell only gets signals it handles: the trap proves the
+    // init was signalled, the sleeps (default action) die.
+    let pid = start_shell(
+        &mut env,
+        "trap 'echo init >>/shared/signalled' TERM; \
+         sleep 1000 & sleep 1000 & touch /shared/forked; \
+         while true; do wait; done",
+    );
+    assert!(eventually(Duration::from_secs(10), || shared
+        .join("forked")
+        .exists()));
+    let id = env.id.clone();
+    let pids = require_dir(pid, "pids");
+    assert_eq!(pids.read("cgroup.procs").lines().count(), 3);
+
+    env.invoke(&["kill", "--all", &id, "TERM"]).assert_success();
+    assert!(
+        eventually(Duration::from_secs(10), || pids.read("cgroup.procs")
+            == pid.to_string()),
+        "sleeps still alive: {}",
+        pids.read("cgroup.procs")
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || fs::read_to_string(
+            shared.join("signalled")
+        )
+        .is_ok_and(|text| text == "init\n")),
+        "the init was not signalled exactly once"
+    );
+    assert_eq!(env.status(&id), "running");
+    env.invoke(&["kill", "--all", &id, "KILL"]).assert_success();
+    assert_eq!(wait_for_child(pid), 128 + 9);
+}
+
+#[test]
+fn init_is_in_its_final_cgroup_when_create_returns() {
+    let Some(mut env) = TestEnv::new() else { return };
+    env.set_args(&["sleep", "1000"]);
+    env.create().assert_success();
+    let id = env.id.clone();
+    let pid = init_pid(&env, &id);
+    let membership = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read cgroup");
+    let expected_suffix = format!("/{id}");
+    for controller in ["memory", "pids", "cpu", "cpuset", "devices", "freezer"] {
+        let Some(mount) = controller_mount(controller) else {
+            continue;
+        };
+        let line = membership
+            .lines()
+            .find(|line| {
+                let names = line.split(':').nth(1).unwrap_or_default();
+                match mount.version {
+                    Version::V1 => names.split(',').any(|name| name == controller),
+                    Version::V2 => names.is_empty(),
+                }
+            })
+            .unwrap_or_else(|| panic!("no {controller} line in {membership}"));
+        assert!(
+            line.ends_with(&expected_suffix),
+            "{controller}: {line} (all: {membership})"
+        );
+    }
+}
+
+#[test]
+fn delete_removes_the_cgroups_it_made_and_nothing_else() {
+    let outer = format!("husk-it-outer-{}", std::process::id());
+    let guard = CgroupDirGuard::default();
+    guard.watch_everywhere(&format!("{outer}/sibling"));
+    guard.watch_everywhere(&format!("{outer}/made/leaf"));
+    let Some(mut env) = TestEnv::new() else { return };
+    // A parent the test owns, with a sibling cgroup the container must not touch.
+    let mounts = cgroup_mounts();
+    for mount in &mounts {
+        fs::create_dir_all(mount.mount_point.join(&outer).join("sibling"))
+            .expect("create the test's own cgroups");
+    }
+    env.set_args(&["sleep", "1000"]);
+    create_in(&env, &format!("/{outer}/made/leaf")).assert_success();
+    let id = env.id.clone();
+    let pid = init_pid(&env, &id);
+    let memory = require_dir(pid, "memory");
+    assert!(memory.path.ends_with(format!("{outer}/made/leaf")), "{memory:?}");
+
+    env.invoke(&["delete", "--force", &id]).assert_success();
+    for mount in &mounts {
+        let outer_dir = mount.mount_point.join(&outer);
+        assert!(
+            !outer_dir.join("made/leaf").exists(),
+            "{} left behind",
+            outer_dir.join("made/leaf").display()
+        );
+        assert!(outer_dir.join("sibling").is_dir(), "sibling removed in {outer_dir:?}");
+        if runtime().kind == RuntimeKind::Husk {
+            // runc leaves intermediate directories it created; husk removes them.
+            assert!(
+                !outer_dir.join("made").exists(),
+                "{} left behind",
+                outer_dir.join("made").display()
+            );
+        }
+    }
+}
+
+#[test]
+fn relative_cgroups_path_is_nested_and_removed() {
+    let relative = format!("husk-it-rel-{}/inner", std::process::id());
+    let guard = CgroupDirGuard::default();
+    let Some(mut env) = TestEnv::new() else { return };
+    env.set_args(&["sleep", "1000"]);
+    create_in(&env, &relative).assert_success();
+    let id = env.id.clone();
+    let pid = init_pid(&env, &id);
+    let mut dirs = Vec::new();
+    for controller in ["memory", "pids", "cpu"] {
+        let dir = require_dir(pid, controller);
+        // Relative paths go under a runtime-chosen parent (husk: /husk, runc: its own
+        // cgroup), never at the hierarchy root.
+        assert!(dir.path.ends_with(&relative), "{dir:?}");
+        let depth_below_mount = controller_mount(controller)
+            .map(|mount| dir.path.strip_prefix(&mount.mount_point).unwrap().components().count())
+            .unwrap();
+        assert!(depth_below_mount > 2, "{dir:?} is at the root");
+        guard.watch(dir.path.parent().unwrap().to_path_buf());
+        guard.watch(dir.path.clone());
+        dirs.push(dir.path);
+    }
+    env.invoke(&["delete", "--force", &id]).assert_success();
+    for dir in dirs {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+}
+
+#[test]
+fn systemd_cgroup_flag_gives_a_clear_error_and_leaves_nothing() {
+    let Some(env) = TestEnv::new() else { return };
+    env.write_config();
+    env.register(&env.id);
+    let bundle = env.bundle.to_str().unwrap();
+    env.invoke(&["--systemd-cgroup", "create", "--bundle", bundle, &env.id])
+        .assert_failure()
+        .assert_error_mentions("systemd");
+    env.assert_nothing_left(&env.id);
+}

@@ -1,0 +1,416 @@
+//! `exec` (flags and `--process`), exit statuses, signal forwarding, reaping and `kill`, proven
+//! in real containers.
+
+mod common;
+#[path = "common/running.rs"]
+mod running;
+
+use std::fs;
+
+use common::{runtime, wait_for_child, RuntimeKind, TestEnv};
+use running::{
+    exec, init_pid, invoke_with_inherited_fds, is_alive, namespaces_of, read_pid_file, reap,
+    scratch_text, send_signal, spawn_runtime, start_container, start_sleeper, status_line,
+    wait_for_runtime, wait_until,
+};
+use rustix::process::Signal;
+use serde_json::json;
+
+/// A seccomp profile that lets everything through except mkdir, which fails with EPERM: a
+/// visible effect busybox `mkdir` reports.
+fn deny_mkdir_seccomp() -> serde_json::Value {
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{
+            "names": ["mkdir", "mkdirat"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+        }],
+    })
+}
+
+#[test]
+fn exec_joins_every_namespace_the_cgroup_and_the_seccomp_filter_of_the_init() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    env.config["linux"]["seccomp"] = deny_mkdir_seccomp();
+    let init = start_sleeper(&mut env);
+    let pid_file = env.scratch("exec").join("pid");
+    exec(
+        &env,
+        &["--detach", "--pid-file", pid_file.to_str().unwrap()],
+        &["sleep", "1000"],
+    )
+    .assert_success();
+    let exec_pid = read_pid_file(&pid_file);
+    assert!(is_alive(exec_pid), "--detach returned before the process ran");
+
+    assert_eq!(namespaces_of(exec_pid), namespaces_of(init));
+    let cgroups = |pid: i32| fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert_eq!(cgroups(exec_pid), cgroups(init));
+    for key in ["Seccomp", "Seccomp_filters", "NoNewPrivs"] {
+        assert_eq!(status_line(exec_pid, key), status_line(init, key), "{key}");
+    }
+    assert_eq!(status_line(exec_pid, "Seccomp"), "2", "a filter is installed");
+    let denied = exec(&env, &[], &["mkdir", "/tmp/denied"]);
+    denied.assert_failure();
+    assert!(
+        denied.stderr.contains("Operation not permitted"),
+        "mkdir must fail by the filter: {denied:#?}"
+    );
+
+    send_signal(exec_pid, Signal::KILL);
+    reap(exec_pid);
+}
+
+#[test]
+fn exec_inline_flags_set_env_cwd_user_groups_caps_and_no_new_privs() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    start_sleeper(&mut env);
+    let probes = ["/bin/husk-checker", "env", "cwd", "ids", "caps"];
+    let as_user = exec(
+        &env,
+        &[
+            "--env",
+            "GREETING=hello world",
+            "-e",
+            "SECOND=2",
+            "--cwd",
+            "/tmp",
+            "--user",
+            "1000:1001",
+            "--additional-gids",
+            "10",
+            "-g",
+            "20",
+            "--no-new-privs",
+        ],
+        &probes,
+    );
+    as_user.assert_success();
+    let values = as_user.checker_values();
+    assert_eq!(values.get("env.GREETING"), "hello world");
+    assert_eq!(values.get("env.SECOND"), "2");
+    assert!(
+        values.get("env.PATH").contains("/bin"),
+        "the container's env is kept"
+    );
+    assert_eq!(values.get("cwd"), "/tmp");
+    assert_eq!(values.get("uid"), "1000");
+    assert_eq!(values.get("gid"), "1001");
+    assert_eq!(values.list("groups"), ["10", "20"]);
+    assert_eq!(values.get("no_new_privs"), "1");
+
+    let with_cap = exec(&env, &["--cap", "CAP_SYS_CHROOT", "-c", "CAP_NET_RAW"], &probes);
+    with_cap.assert_success();
+    let values = with_cap.checker_values();
+    for set in ["cap.bounding", "cap.effective", "cap.permitted"] {
+        let caps = values.list(set);
+        for added in ["CAP_SYS_CHROOT", "CAP_NET_RAW", "CAP_KILL"] {
+            assert!(caps.iter().any(|cap| cap == added), "{set} lacks {added}: {caps:?}");
+        }
+    }
+    // CVE-2022-29162: exec must not hand out inheritable capabilities.
+    assert_eq!(values.get("cap.inheritable"), "");
+    assert_eq!(values.get("no_new_privs"), "0");
+    assert_eq!(values.get("uid"), "0");
+}
+
+#[test]
+fn exec_process_file_describes_the_whole_process() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    start_sleeper(&mut env);
+    let process = json!({
+        "terminal": false,
+        "user": {"uid": 1000, "gid": 1000, "additionalGids": [30]},
+        "args": ["/bin/husk-checker", "env", "cwd", "ids", "caps"],
+        "env": ["PATH=/bin", "FROM_FILE=yes"],
+        "cwd": "/root",
+        "capabilities": {
+            "bounding": ["CAP_KILL"],
+            "effective": ["CAP_KILL"],
+            "permitted": ["CAP_KILL"],
+        },
+        "noNewPrivileges": true,
+    });
+    let process_file = env.scratch("exec").join("process.json");
+    fs::write(&process_file, process.to_string()).unwrap();
+    let outcome = exec(&env, &["--process", process_file.to_str().unwrap()], &[]);
+    outcome.assert_success();
+    let values = outcome.checker_values();
+    assert_eq!(values.get("env.FROM_FILE"), "yes");
+    assert_eq!(values.get("cwd"), "/root");
+    assert_eq!(values.get("uid"), "1000");
+    assert_eq!(values.get("gid"), "1000");
+    assert_eq!(values.list("groups"), ["30"]);
+    assert_eq!(values.get("cap.bounding"), "CAP_KILL");
+    assert_eq!(values.get("cap.inheritable"), "");
+    assert_eq!(values.get("no_new_privs"), "1");
+}
+
+#[test]
+fn foreground_exec_exits_with_the_status_of_the_process() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    start_sleeper(&mut env);
+    assert_eq!(exec(&env, &[], &["sh", "-c", "exit 7"]).code, Some(7));
+    assert_eq!(exec(&env, &[], &["true"]).code, Some(0));
+    let killed = exec(&env, &[], &["sh", "-c", "kill -TERM $$; sleep 5"]);
+    assert_eq!(killed.code, Some(128 + 15), "{killed:#?}");
+    let output = exec(&env, &[], &["sh", "-c", "echo out; echo err >&2"]);
+    assert_eq!((output.stdout.as_str(), output.stderr.as_str()), ("out\n", "err\n"));
+}
+
+#[test]
+fn exec_preserve_fds_passes_exactly_that_many_fds() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    start_sleeper(&mut env);
+    let inherited = env.scratch("fds").join("inherited");
+    fs::write(&inherited, "for the exec").unwrap();
+    let probes = ["/bin/husk-checker", "fds", "read", "/proc/self/fd/3"];
+    let mut args = vec!["exec", "--preserve-fds", "1", &env.id];
+    args.extend_from_slice(&probes);
+    let preserved = invoke_with_inherited_fds(&env, &inherited, "", &args);
+    preserved.assert_success();
+    assert_eq!(preserved.checker_values().get("fds"), "0,1,2,3");
+    assert_eq!(preserved.checker_values().get("read"), "for the exec");
+
+    let mut args = vec!["exec", &env.id];
+    args.extend_from_slice(&probes);
+    let none = invoke_with_inherited_fds(&env, &inherited, "", &args);
+    none.assert_success();
+    assert_eq!(none.checker_values().get("fds"), "0,1,2", "{none:#?}");
+}
+
+#[test]
+fn exec_into_a_stopped_container_is_an_error() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    let init = start_container(&mut env, &["true"]);
+    assert_eq!(wait_for_child(init), 0);
+    wait_until("the container to stop", || env.status(&env.id) == "stopped");
+    exec(&env, &[], &["true"])
+        .assert_failure()
+        .assert_error_mentions("stopped");
+}
+
+#[test]
+fn exec_into_a_paused_container_needs_ignore_paused() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    start_sleeper(&mut env);
+    env.invoke(&["pause", &env.id]).assert_success();
+    exec(&env, &[], &["true"])
+        .assert_failure()
+        .assert_error_mentions("paused");
+
+    // The process joins the frozen cgroup, so it can only finish once the container resumes.
+    let mut allowed = spawn_runtime(
+        &env,
+        "paused-exec",
+        &["exec", "--ignore-paused", &env.id, "echo", "ran"],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    env.invoke(&["resume", &env.id]).assert_success();
+    assert_eq!(wait_for_runtime(&mut allowed), 0);
+    assert_eq!(scratch_text(&env, "paused-exec", "out"), "ran\n");
+}
+
+/// Signals a foreground runtime (`run` or `exec`) once its container process printed `ready`,
+/// and returns the runtime's exit code.
+fn signal_foreground_runtime(env: &TestEnv, name: &str, args: &[&str], signal: Signal) -> i32 {
+    let mut child = spawn_runtime(env, name, args);
+    wait_until("the container process to be ready", || {
+        scratch_text(env, name, "out").contains("ready")
+    });
+    send_signal(child.id() as i32, signal);
+    wait_for_runtime(&mut child)
+}
+
+/// A shell that exits with a distinct status for each forwarded signal. It polls with short
+/// sleeps because the shell runs traps only between commands.
+const TRAPPING_SHELL: &str = "trap 'exit 11' TERM; trap 'exit 12' USR1; trap 'exit 13' HUP; \
+    trap 'exit 14' INT; echo ready; while :; do sleep 0.05; done";
+
+const FORWARDED_SIGNALS: [(Signal, i32); 4] = [
+    (Signal::TERM, 11),
+    (Signal::USR1, 12),
+    (Signal::HUP, 13),
+    (Signal::INT, 14),
+];
+
+#[test]
+fn foreground_run_forwards_signals_and_exits_with_the_container_status() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    env.set_args(&["sh", "-c", TRAPPING_SHELL]);
+    for (index, (signal, expected)) in FORWARDED_SIGNALS.into_iter().enumerate() {
+        let id = format!("{}-{index}", env.id);
+        env.write_config();
+        let bundle = env.bundle.to_str().unwrap().to_string();
+        let code = signal_foreground_runtime(
+            &env,
+            &format!("run-{index}"),
+            &["run", "--bundle", &bundle, &id],
+            signal,
+        );
+        assert_eq!(code, expected, "{signal:?}");
+        env.invoke(&["delete", "--force", &id]);
+    }
+}
+
+#[test]
+fn foreground_exec_forwards_signals_and_reports_death_by_signal() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    start_sleeper(&mut env);
+    for (index, (signal, expected)) in FORWARDED_SIGNALS.into_iter().enumerate() {
+        let code = signal_foreground_runtime(
+            &env,
+            &format!("exec-{index}"),
+            &["exec", &env.id, "sh", "-c", TRAPPING_SHELL],
+            signal,
+        );
+        assert_eq!(code, expected, "{signal:?}");
+    }
+    // Without a handler the process dies of the signal: 128 + its number.
+    let code = signal_foreground_runtime(
+        &env,
+        "exec-untrapped",
+        &["exec", &env.id, "sh", "-c", "echo ready; exec sleep 1000"],
+        Signal::TERM,
+    );
+    assert_eq!(code, 128 + 15);
+}
+
+#[test]
+fn foreground_run_reports_a_killed_container_as_128_plus_signal() {
+    let Some(env) = TestEnv::new() else {
+        return;
+    };
+    env.write_config();
+    let bundle = env.bundle.to_str().unwrap().to_string();
+    let mut env = env;
+    env.set_args(&["sh", "-c", "echo ready; exec sleep 1000"]);
+    env.write_config();
+    let mut child = spawn_runtime(&env, "run", &["run", "--bundle", &bundle, &env.id]);
+    wait_until("the container to be ready", || {
+        scratch_text(&env, "run", "out").contains("ready")
+    });
+    env.kill(&env.id, "KILL").assert_success();
+    assert_eq!(wait_for_runtime(&mut child), 128 + 9);
+}
+
+/// Zombie children of this test process whose command name starts with one of `names`: what a
+/// runtime that exits without reaping its helpers or the exec'd process leaves to its
+/// subreaper.
+fn our_zombies_named(names: &[&str]) -> Vec<String> {
+    let me = std::process::id() as i32;
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| common::parent_pid(pid) == Some(me) && !is_alive(pid))
+        .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/comm")).ok())
+        .map(|comm| comm.trim().to_string())
+        .filter(|comm| names.iter().any(|name| comm.starts_with(name)))
+        .collect()
+}
+
+#[test]
+fn foreground_exec_and_run_leave_no_zombie_behind() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    // A uniquely named program, so that its zombie (if left) is recognisable.
+    let program = "zombiecheck";
+    std::os::unix::fs::symlink("busybox", env.bundle.join("rootfs/bin").join(program)).unwrap();
+    let runtime_name = runtime().name();
+    start_sleeper(&mut env);
+    for _ in 0..3 {
+        exec(&env, &[], &[program, "true"]).assert_success();
+        exec(&env, &[], &["sh", "-c", &format!("{program} sleep 0.01 & exec {program} true")])
+            .assert_success();
+    }
+    let mut second = TestEnv::new().expect("root");
+    std::os::unix::fs::symlink("busybox", second.bundle.join("rootfs/bin").join(program)).unwrap();
+    second.set_args(&[program, "true"]);
+    second.run().assert_success();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(our_zombies_named(&[program, runtime_name]), Vec::<String>::new());
+}
+
+#[test]
+fn kill_reaches_created_and_running_containers() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    env.set_args(&["sh", "-c", "trap 'exit 5' TERM; while :; do sleep 0.05; done"]);
+    let created_id = format!("{}-created", env.id);
+    env.create_with(&created_id, &[]).assert_success();
+    let created_pid = env.state(&created_id)["pid"].as_i64().unwrap() as i32;
+    env.kill(&created_id, "KILL").assert_success();
+    assert_eq!(wait_for_child(created_pid), 128 + 9);
+    assert_eq!(env.status(&created_id), "stopped");
+
+    env.create().assert_success();
+    let running_pid = init_pid(&env);
+    env.start(&env.id).assert_success();
+    env.kill(&env.id, "TERM").assert_success();
+    assert_eq!(wait_for_child(running_pid), 5, "TERM reached the handler");
+    wait_until("the container to stop", || env.status(&env.id) == "stopped");
+}
+
+#[test]
+fn kill_all_reaches_every_process_of_the_container() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    let init = start_container(
+        &mut env,
+        &["sh", "-c", "sleep 1000 & sleep 1000 & wait"],
+    );
+    let pid_file = env.scratch("exec").join("pid");
+    exec(
+        &env,
+        &["-d", "--pid-file", pid_file.to_str().unwrap()],
+        &["sleep", "1000"],
+    )
+    .assert_success();
+    let exec_pid = read_pid_file(&pid_file);
+    let children_file = format!("/proc/{init}/task/{init}/children");
+    wait_until("the init's two children", || {
+        fs::read_to_string(&children_file)
+            .map(|text| text.split_whitespace().count() == 2)
+            .unwrap_or(false)
+    });
+    let mut pids: Vec<i32> = fs::read_to_string(&children_file)
+        .unwrap()
+        .split_whitespace()
+        .map(|pid| pid.parse().unwrap())
+        .collect();
+    pids.extend([init, exec_pid]);
+
+    env.invoke(&["kill", "--all", &env.id, "KILL"]).assert_success();
+    reap(exec_pid);
+    assert_eq!(wait_for_child(init), 128 + 9);
+    wait_until("every container process to die", || {
+        pids.iter().all(|&pid| !is_alive(pid))
+    });
+    if runtime().kind == RuntimeKind::Husk {
+        wait_until("the container to stop", || env.status(&env.id) == "stopped");
+    }
+}

@@ -73,6 +73,12 @@ fn parse_mountinfo(mountinfo: &str, known: &[String]) -> Result<Host, Error> {
         }
         let (device, mount_point, fstype, super_opts) =
             (left[2], unescape(left[4]), right[0], right[2]);
+        // A later mount on the same point hides the earlier one (a tmpfs over
+        // /sys/fs/cgroup/unified, say): only the top mount counts.
+        if unified.as_deref() == Some(mount_point.as_path()) {
+            unified = None;
+        }
+        v1.retain(|m| m.mount_point != mount_point);
         match fstype {
             // Prefer the canonical location when cgroup2 is mounted several times.
             "cgroup2" if unified.is_none() || mount_point == Path::new("/sys/fs/cgroup") => {
@@ -132,6 +138,16 @@ mod tests {
     use super::*;
 
     const KNOWN: &str = "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t3\t1\t1\ncpu\t1\t1\t1\ncpuacct\t1\t1\t1\nmemory\t4\t1\t1\nhugetlb\t0\t1\t1\n";
+
+    #[test]
+    fn a_mount_over_the_unified_hierarchy_hides_it() {
+        let mi = "32 31 0:29 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\
+                  41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n\
+                  77 41 0:90 / /sys/fs/cgroup/unified rw,relatime - tmpfs empty rw\n";
+        let host = parse_mountinfo(mi, &known_controllers(KNOWN)).unwrap();
+        assert_eq!(host.mode, Mode::V1);
+        assert_eq!(host.unified, None);
+    }
 
     #[test]
     fn hybrid_with_comounted_and_named_hierarchies() {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("container \"{0}\" does not exist")]
     NotFound(String),
-    #[error("container with id exists: {0}")]
+    #[error("container with given ID already exists: {0}")]
     Exists(String),
     #[error("invalid container id {id:?}: {why}")]
     InvalidId { id: String, why: &'static str },

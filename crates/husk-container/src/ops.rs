@@ -126,6 +126,11 @@ pub fn start(root: &StateRoot, id: &str) -> Result<()> {
     }
     drop(fifo);
     let _ = std::fs::remove_file(&fifo_path);
+    if state.init.exited_before_exec() {
+        return Err(Error::Init(
+            "the container process exited before running its program (a startContainer hook failed? see its output)".into(),
+        ));
+    }
     state.phase = Phase::Started;
     dir.save(&state)?;
     let spec = &state.config;

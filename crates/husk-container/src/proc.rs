@@ -15,6 +15,7 @@ pub struct ProcessIdentity {
 
 /// What `/proc/<pid>/stat` says about a process.
 struct Stat {
+    comm: String,
     state: u8,
     start_time: u64,
 }
@@ -22,12 +23,13 @@ struct Stat {
 fn stat(pid: i32) -> Option<Stat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses: fields start after the last ')'.
+    let comm = text[text.find('(')? + 1..text.rfind(')')?].to_string();
     let rest = &text[text.rfind(')')? + 2..];
     let mut fields = rest.split(' ');
     let state = fields.next()?.bytes().next()?;
     // `rest` starts at field 3 (state); start time is field 22.
     let start_time = fields.nth(18)?.parse().ok()?;
-    Some(Stat { state, start_time })
+    Some(Stat { comm, state, start_time })
 }
 
 impl ProcessIdentity {
@@ -44,6 +46,13 @@ impl ProcessIdentity {
     pub fn is_alive(&self) -> bool {
         self.pid > 0
             && matches!(stat(self.pid), Some(s) if s.start_time == self.start_time && !matches!(s.state, b'Z' | b'X' | b'x'))
+    }
+
+    /// True when the process exited without ever executing another program:
+    /// it is a zombie whose command name is still husk's own.
+    pub fn exited_before_exec(&self) -> bool {
+        let ours = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
+        matches!(stat(self.pid), Some(s) if s.start_time == self.start_time && s.state == b'Z' && s.comm == ours.trim_end())
     }
 
     /// A pidfd for the process, verified to still be the recorded one after

@@ -221,3 +221,44 @@ fn poststop_runs_on_delete_of_a_created_container() {
     assert_eq!(hook_order(&log_dir), ["poststop"]);
     assert_eq!(hook_state(&log_dir, "poststop")["id"], id.as_str());
 }
+
+#[test]
+fn failing_start_container_hook_stops_the_container_before_the_program_runs() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    let shared = env.scratch("shared");
+    env.add_bind_mount(&shared, "/shared");
+    env.set_args(&["touch", "/shared/program-ran"]);
+    env.config["hooks"] = json!({
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 1"]}],
+    });
+    let id = env.id.clone();
+    env.create().assert_success();
+    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    // The hook runs in the init after `start` released it, so `start` itself may already have
+    // returned successfully (runc's does); the program must not run either way.
+    env.start(&id);
+    assert_ne!(
+        wait_for_child(pid),
+        0,
+        "the init must not exit successfully"
+    );
+    assert!(
+        !shared.join("program-ran").exists(),
+        "program ran despite the hook"
+    );
+}
+
+#[test]
+fn failing_create_container_hook_fails_create_and_leaves_nothing() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    env.set_args(&["sleep", "1000"]);
+    env.config["hooks"] = json!({
+        "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 5"]}],
+    });
+    env.create().assert_failure();
+    env.assert_nothing_left(&env.id);
+}

@@ -411,9 +411,10 @@ impl TestEnv {
         }
     }
 
-    /// Records the init pid of registered container `id` (from `state`), so that drop can
-    /// reap it.
+    /// Records the init pid of container `id` (from `state`), so that drop can reap it;
+    /// registers `id` too if needed.
     pub fn remember_pid(&self, id: &str) {
+        self.register(id);
         let pid = self
             .try_state(id)
             .and_then(|state| state["pid"].as_i64())

@@ -25,6 +25,11 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Socket-activation descriptors among the preserved ones (`LISTEN_FDS`).
+    pub listen_fds: u32,
+    /// The caller's sd_notify socket (`NOTIFY_SOCKET`), made reachable
+    /// inside the container.
+    pub notify_socket: Option<PathBuf>,
     pub systemd_cgroup: bool,
     /// `run` in the foreground with a terminal and no console socket: husk
     /// keeps the pty master and proxies it.
@@ -42,7 +47,8 @@ pub struct Created {
 pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Created> {
     let bundle = std::fs::canonicalize(&opts.bundle).map_err(|e| Error::path("bundle", &opts.bundle, e))?;
     let loaded = husk_config::load_with_warnings(&bundle)?;
-    let spec = loaded.spec;
+    let mut spec = loaded.spec;
+    pass_activation_environment(&mut spec, opts);
     let mut notices: Vec<crate::Notice> = loaded.warnings.iter().map(|w| crate::Notice::Warning(w.to_string())).collect();
     validate(&spec, opts, &mut notices)?;
     let plan = Plan::from_spec(&spec)?;
@@ -105,6 +111,47 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Created> {
     }
     attempt.disarm();
     Ok(Created { pid: init_pid, console, notices })
+}
+
+/// Where the caller's sd_notify socket appears inside the container.
+const CONTAINER_NOTIFY_SOCKET: &str = "/run/notify/notify.sock";
+
+/// Socket activation and sd_notify, as systemd-style supervisors (podman
+/// `--sdnotify=container`) expect: the container process learns about the
+/// descriptors it inherited, and finds the notify socket bind-mounted at a
+/// fixed path.
+fn pass_activation_environment(spec: &mut Spec, opts: &CreateOptions) {
+    let mut env = Vec::new();
+    let new_pid_ns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none()));
+    if opts.listen_fds > 0 && new_pid_ns {
+        env.push(format!("LISTEN_FDS={}", opts.listen_fds));
+        env.push("LISTEN_PID=1".to_string());
+    }
+    if let Some(socket) = opts.notify_socket.as_ref().filter(|p| p.is_absolute()) {
+        env.push(format!("NOTIFY_SOCKET={CONTAINER_NOTIFY_SOCKET}"));
+        let mut mount = oci_spec::runtime::Mount::default();
+        mount
+            .set_destination(CONTAINER_NOTIFY_SOCKET.into())
+            .set_typ(Some("bind".into()))
+            .set_source(Some(socket.clone()))
+            .set_options(Some(vec!["bind".into(), "nosuid".into(), "nodev".into(), "noexec".into()]));
+        let mut mounts = spec.mounts().clone().unwrap_or_default();
+        mounts.push(mount);
+        spec.set_mounts(Some(mounts));
+    }
+    if env.is_empty() {
+        return;
+    }
+    if let Some(process) = spec.process_mut() {
+        let mut all = process.env().clone().unwrap_or_default();
+        all.retain(|kv| !env.iter().any(|e| e.split('=').next() == kv.split('=').next()));
+        all.extend(env);
+        process.set_env(Some(all));
+    }
 }
 
 fn validate(spec: &Spec, opts: &CreateOptions, notices: &mut Vec<crate::Notice>) -> Result<()> {

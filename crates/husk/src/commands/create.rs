@@ -39,14 +39,16 @@ impl CreateFlags {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds.max(listen_fds),
+            listen_fds,
+            notify_socket: std::env::var_os("NOTIFY_SOCKET").map(PathBuf::from),
             systemd_cgroup: ctx.systemd_cgroup,
             foreground,
         }
     }
 }
 
-/// Descriptors passed to husk by socket activation (`LISTEN_FDS`), which the
-/// container process inherits like `--preserve-fds`.
+/// Descriptors passed to husk by socket activation (`LISTEN_FDS` for our
+/// pid), which the container process inherits like `--preserve-fds`.
 fn socket_activation_fds() -> u32 {
     let pid_matches = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
     match std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()) {

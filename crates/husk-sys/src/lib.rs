@@ -9,6 +9,5 @@ pub mod fd;
 pub mod signal;
 pub mod keyring;
 pub mod mount;
-pub mod caps;
 pub mod sched;
 pub mod bpf;

@@ -61,3 +61,11 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     // SAFETY: kill only reads its two integer arguments.
     if unsafe { libc::kill(pid, sig) } == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
+
+/// Restores the default action of SIGPIPE (Rust ignores it), so that a
+/// command printing into a closed pipe (`husk list | head`) ends quietly
+/// instead of failing on EPIPE.
+pub fn default_sigpipe() {
+    // SAFETY: installing SIG_DFL has no memory-safety requirements.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}

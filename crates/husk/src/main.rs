@@ -63,6 +63,7 @@ fn main() {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     log::init(cli.log.as_deref(), cli.log_format, cli.debug);
     if cli.version {
+        husk_sys::signal::default_sigpipe();
         print!("{}", commands::version_text());
         return;
     }
@@ -70,6 +71,9 @@ fn main() {
         let _ = Cli::command().print_help();
         std::process::exit(1);
     };
+    if command.only_prints() {
+        husk_sys::signal::default_sigpipe();
+    }
     let ctx = Context {
         root: husk_container::StateRoot::new(cli.root.unwrap_or_else(default_root)),
         systemd_cgroup: cli.systemd_cgroup,

@@ -54,6 +54,14 @@ pub enum Command {
     Features,
 }
 
+impl Command {
+    /// Commands that only print: they may die of SIGPIPE like any filter.
+    /// The others write to hooks and sockets, where EPIPE must be handled.
+    pub fn only_prints(&self) -> bool {
+        matches!(self, Command::State(_) | Command::List(_) | Command::Ps(_) | Command::Events(_) | Command::Features)
+    }
+}
+
 pub fn run(ctx: &Context, command: Command) -> CmdResult {
     match command {
         Command::Create(a) => create::run(ctx, a),

@@ -282,40 +282,32 @@ pub(crate) fn blkio(dir: &Path, b: &LinuxBlockIo) -> Result<(), Error> {
 }
 
 pub(crate) fn hugetlb(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<(), Error> {
+    hugetlb_limits(dir, limits, "limit_in_bytes")
+}
+
+/// Hugepage limits, in the files `hugetlb.<size>.<limit_file>` and, when the
+/// kernel has reservation accounting, `hugetlb.<size>.rsvd.<limit_file>`
+/// (v1 and v2 differ only in `limit_file`).
+pub(crate) fn hugetlb_limits(dir: &Path, limits: &[LinuxHugepageLimit], limit_file: &str) -> Result<(), Error> {
     for (i, l) in limits.iter().enumerate() {
         let field = format!("linux.resources.hugepageLimits[{i}]");
         let size = hugetlb_file_size(&field, l.page_size())?;
-        let usage_file = format!("hugetlb.{size}.limit_in_bytes");
+        let usage_file = format!("hugetlb.{size}.{limit_file}");
         if !exists(dir, &usage_file) {
-            return Err(unsupported_page_size(
-                &field,
-                l.page_size(),
-                dir,
-                &usage_file,
-            ));
+            return Err(unsupported_page_size(&field, l.page_size(), dir, &usage_file));
         }
         // Reservation limits are the better ones (spec), but fault-time usage
         // must be capped too or pages faulted without a reservation escape.
-        let rsvd_file = format!("hugetlb.{size}.rsvd.limit_in_bytes");
+        let rsvd_file = format!("hugetlb.{size}.rsvd.{limit_file}");
         if exists(dir, &rsvd_file) {
-            write(
-                &format!("{field}.limit"),
-                dir,
-                &rsvd_file,
-                &l.limit().to_string(),
-            )?;
+            write(&format!("{field}.limit"), dir, &rsvd_file, &l.limit().to_string())?;
         }
-        write(
-            &format!("{field}.limit"),
-            dir,
-            &usage_file,
-            &l.limit().to_string(),
-        )?;
+        write(&format!("{field}.limit"), dir, &usage_file, &l.limit().to_string())?;
     }
     Ok(())
 }
 
-pub(crate) fn unsupported_page_size(field: &str, page_size: &str, dir: &Path, file: &str) -> Error {
+fn unsupported_page_size(field: &str, page_size: &str, dir: &Path, file: &str) -> Error {
     Error::Unsupported {
         field: format!("{field}.pageSize"),
         reason: format!(

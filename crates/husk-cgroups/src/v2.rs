@@ -8,10 +8,10 @@ use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory,
 use crate::devices::{program, DeviceRule};
 use crate::fsutil::{exists, parse_u64, read, write};
 use crate::resources::{
-    blkio_weight_to_io_weight, check_before_update, hugetlb_file_size, memory_swap,
+    blkio_weight_to_io_weight, check_before_update, memory_swap,
     shares_to_weight, swap_only, throttle_lists, warn_kernel_memory,
 };
-use crate::v1::{require_file, unsupported_page_size};
+use crate::v1::require_file;
 use crate::Error;
 
 fn no_v2_equivalent(field: &str, why: &str) -> Error {
@@ -251,35 +251,7 @@ pub(crate) fn io(dir: &Path, b: &LinuxBlockIo) -> Result<(), Error> {
 }
 
 pub(crate) fn hugetlb(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<(), Error> {
-    for (i, l) in limits.iter().enumerate() {
-        let field = format!("linux.resources.hugepageLimits[{i}]");
-        let size = hugetlb_file_size(&field, l.page_size())?;
-        let usage_file = format!("hugetlb.{size}.max");
-        if !exists(dir, &usage_file) {
-            return Err(unsupported_page_size(
-                &field,
-                l.page_size(),
-                dir,
-                &usage_file,
-            ));
-        }
-        let rsvd_file = format!("hugetlb.{size}.rsvd.max");
-        if exists(dir, &rsvd_file) {
-            write(
-                &format!("{field}.limit"),
-                dir,
-                &rsvd_file,
-                &l.limit().to_string(),
-            )?;
-        }
-        write(
-            &format!("{field}.limit"),
-            dir,
-            &usage_file,
-            &l.limit().to_string(),
-        )?;
-    }
-    Ok(())
+    crate::v1::hugetlb_limits(dir, limits, "max")
 }
 
 pub(crate) fn rdma<'a>(

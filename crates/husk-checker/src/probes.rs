@@ -8,50 +8,7 @@ use crate::sys;
 
 type Lines = Vec<String>;
 
-/// Capability names by bit number (include/uapi/linux/capability.h).
-const CAPABILITY_NAMES: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
+use husk_sys::caps::NAMES as CAPABILITY_NAMES;
 
 const CAPABILITY_SETS: &[(&str, &str)] = &[
     ("CapInh", "inheritable"),
@@ -283,13 +240,13 @@ fn oom(lines: &mut Lines) {
 }
 
 fn personality(lines: &mut Lines) {
-    push_result(lines, "personality", sys::personality(), |value| {
+    push_result(lines, "personality", husk_sys::sched::personality(), |value| {
         format!("{value:#x}")
     });
 }
 
 fn sched(lines: &mut Lines) {
-    match sys::sched_getattr() {
+    match husk_sys::sched::sched_getattr() {
         Ok(attr) => {
             let policy = match attr.policy {
                 0 => "SCHED_OTHER".to_string(),
@@ -313,7 +270,7 @@ fn sched(lines: &mut Lines) {
 }
 
 fn ioprio(lines: &mut Lines) {
-    match sys::ioprio_get() {
+    match husk_sys::sched::ioprio_get_self() {
         Ok(raw) => {
             let class = match raw >> 13 {
                 0 => "IOPRIO_CLASS_NONE".to_string(),

@@ -4,6 +4,7 @@
 //! Every other crate of husk calls the kernel through `rustix` or through this
 //! crate; `unsafe` does not appear elsewhere except where a crate documents why.
 
+pub mod caps;
 pub mod clone;
 pub mod fd;
 pub mod signal;

@@ -1,13 +1,7 @@
 //! `husk list [--format table|json] [-q]`
 
-use super::CmdResult;
+use super::{CmdResult, Format};
 use crate::Context;
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -20,6 +20,13 @@ use crate::Context;
 
 pub type CmdResult = Result<i32, Box<dyn std::error::Error>>;
 
+/// `--format` of `list` and `ps`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Create a container from a bundle; its process waits for `start`

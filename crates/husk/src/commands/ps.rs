@@ -2,14 +2,8 @@
 //! processes; `json` is the array of host pids containerd reads, `table`
 //! is ps(1)'s output restricted to them.
 
-use super::CmdResult;
+use super::{CmdResult, Format};
 use crate::Context;
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -77,6 +77,14 @@ fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
         cmd.arg0(&args[0]).args(&args[1..]);
     }
     cmd.env_clear();
+    // A hook must not outlive a husk that was killed while waiting for it.
+    // SAFETY: the closure runs between fork and exec and only makes one
+    // async-signal-safe system call.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL)).map_err(Into::into)
+        });
+    }
     for kv in hook.env().as_deref().unwrap_or_default() {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);

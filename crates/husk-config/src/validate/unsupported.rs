@@ -13,7 +13,6 @@ pub(super) fn check(spec: &Spec) -> Result<(), ConfigError> {
     let unsupported = [
         ("process.apparmorProfile", set(process.and_then(|p| p.apparmor_profile().as_ref())), "AppArmor"),
         ("process.selinuxLabel", set(process.and_then(|p| p.selinux_label().as_ref())), "SELinux"),
-        ("linux.mountLabel", set(linux.and_then(|l| l.mount_label().as_ref())), "SELinux"),
         ("linux.intelRdt", linux.is_some_and(|l| l.intel_rdt().is_some()), "Intel RDT (resctrl)"),
         (
             "linux.netDevices",

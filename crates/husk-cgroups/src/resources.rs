@@ -10,17 +10,6 @@ use crate::devices::parse_rules;
 use crate::fsutil::{parse_u64, read};
 use crate::Error;
 
-/// `linux.resources.memory.kernel` is NOT RECOMMENDED by the spec and the
-/// kernel dropped kernel-memory limits (5.4 deprecation, later removal); like
-/// runc we accept it and say that it has no effect (-1, "unlimited", is
-/// what happens anyway).
-pub(crate) fn warn_kernel_memory(m: &LinuxMemory) {
-    #[allow(deprecated)]
-    if let Some(v) = m.kernel().filter(|v| *v != -1) {
-        eprintln!("husk: warning: linux.resources.memory.kernel ({v}) is ignored: kernel memory limits are not supported by the kernel any more");
-    }
-}
-
 /// `checkBeforeUpdate`: refuse a limit below the current usage instead of
 /// letting the kernel reclaim or OOM-kill (v2) to reach it.
 pub(crate) fn check_before_update(limit: i64, dir: &Path, usage_file: &str) -> Result<(), Error> {

@@ -10,12 +10,11 @@ use crate::devices::DeviceRule;
 use crate::fsutil::{exists, parse_u64, read, write};
 use crate::resources::{
     check_before_update, hugetlb_file_size, memory_swap, rdma_line, throttle_lists,
-    warn_kernel_memory,
+   
 };
 use crate::Error;
 
 pub(crate) fn memory(dir: &Path, m: &LinuxMemory, updating: bool) -> Result<(), Error> {
-    warn_kernel_memory(m);
     if updating && m.check_before_update() == Some(true) {
         if let Some(limit) = m.limit() {
             check_before_update(limit, dir, "memory.usage_in_bytes")?;

@@ -9,7 +9,7 @@ use crate::devices::{program, DeviceRule};
 use crate::fsutil::{exists, parse_u64, read, write};
 use crate::resources::{
     blkio_weight_to_io_weight, check_before_update, memory_swap,
-    shares_to_weight, swap_only, throttle_lists, warn_kernel_memory,
+    shares_to_weight, swap_only, throttle_lists,
 };
 use crate::v1::require_file;
 use crate::Error;
@@ -30,7 +30,6 @@ fn limit_value(v: i64) -> String {
 }
 
 pub(crate) fn memory(dir: &Path, m: &LinuxMemory, updating: bool) -> Result<(), Error> {
-    warn_kernel_memory(m);
     if m.kernel_tcp().is_some() {
         return Err(no_v2_equivalent(
             "linux.resources.memory.kernelTCP",

@@ -80,7 +80,7 @@ fn exec_inline_flags_set_env_cwd_user_groups_caps_and_no_new_privs() {
         &[
             "--env",
             "GREETING=hello world",
-            "-e",
+            "--env",
             "SECOND=2",
             "--cwd",
             "/tmp",
@@ -88,7 +88,7 @@ fn exec_inline_flags_set_env_cwd_user_groups_caps_and_no_new_privs() {
             "1000:1001",
             "--additional-gids",
             "10",
-            "-g",
+            "--additional-gids",
             "20",
             "--no-new-privs",
         ],
@@ -108,7 +108,9 @@ fn exec_inline_flags_set_env_cwd_user_groups_caps_and_no_new_privs() {
     assert_eq!(values.list("groups"), ["10", "20"]);
     assert_eq!(values.get("no_new_privs"), "1");
 
-    let with_cap = exec(&env, &["--cap", "CAP_SYS_CHROOT", "-c", "CAP_NET_RAW"], &probes);
+    // runc's flag parser refuses long and short forms of one flag in the same command.
+    let short_flags = ["-c", "CAP_SYS_CHROOT", "-c", "CAP_NET_RAW", "-e", "SHORT=yes", "-u", "0:0", "-g", "7"];
+    let with_cap = exec(&env, &short_flags, &probes);
     with_cap.assert_success();
     let values = with_cap.checker_values();
     for set in ["cap.bounding", "cap.effective", "cap.permitted"] {
@@ -121,6 +123,8 @@ fn exec_inline_flags_set_env_cwd_user_groups_caps_and_no_new_privs() {
     assert_eq!(values.get("cap.inheritable"), "");
     assert_eq!(values.get("no_new_privs"), "0");
     assert_eq!(values.get("uid"), "0");
+    assert_eq!(values.get("env.SHORT"), "yes");
+    assert_eq!(values.list("groups"), ["7"]);
 }
 
 #[test]

@@ -25,6 +25,7 @@ pub(crate) fn validate_spec(spec: &Spec, warnings: &mut Vec<Warning>) -> Result<
         process::check(process)?;
     }
     warn_relative_mount_destinations(spec, warnings);
+    warn_kernel_memory(spec, warnings);
     check_hooks(spec, warnings)?;
     linux::check(spec)?;
     unsupported::check(spec)?;
@@ -32,6 +33,20 @@ pub(crate) fn validate_spec(spec: &Spec, warnings: &mut Vec<Warning>) -> Result<
         annotations::check(annotations, warnings);
     }
     Ok(())
+}
+
+/// `linux.resources.memory.kernel` is NOT RECOMMENDED by the spec and the
+/// kernel no longer has kernel-memory limits: like runc, husk accepts it and
+/// says it has no effect (-1, "unlimited", is what happens anyway).
+fn warn_kernel_memory(spec: &Spec, warnings: &mut Vec<Warning>) {
+    let memory = spec.linux().as_ref().and_then(|l| l.resources().as_ref()).and_then(|r| r.memory().as_ref());
+    #[allow(deprecated)]
+    if let Some(v) = memory.and_then(|m| m.kernel()).filter(|v| *v != -1) {
+        warnings.push(Warning::new(
+            "linux.resources.memory.kernel",
+            format!("{v} is ignored: the kernel no longer supports kernel memory limits"),
+        ));
+    }
 }
 
 fn check_version(version: &str) -> Result<(), ConfigError> {

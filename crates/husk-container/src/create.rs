@@ -45,6 +45,7 @@ pub struct Created {
 }
 
 pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Created> {
+    crate::exe_guard::hide_husk()?;
     let bundle = std::fs::canonicalize(&opts.bundle).map_err(|e| Error::path("bundle", &opts.bundle, e))?;
     let loaded = husk_config::load_with_warnings(&bundle)?;
     let mut spec = loaded.spec;

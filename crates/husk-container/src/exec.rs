@@ -40,6 +40,7 @@ pub fn process_template(root: &StateRoot, id: &str) -> Result<Process> {
 }
 
 pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<Executed> {
+    crate::exe_guard::hide_husk()?;
     let state = root.read(&opts.id)?;
     match status_of(&state) {
         Status::Running | Status::Created => {}

@@ -174,25 +174,31 @@ fn validate(spec: &Spec, opts: &CreateOptions, notices: &mut Vec<crate::Notice>)
     }
     if let Some(process) = spec.process() {
         notices.extend(husk_process::validate(process)?.into_iter().map(crate::Notice::Warning));
-        let terminal = process.terminal().unwrap_or(false);
-        if terminal && opts.console_socket.is_none() && !opts.foreground {
-            return Err(Error::Unsupported {
-                field: "process.terminal",
-                msg: "cannot allocate a terminal when husk detaches without --console-socket".into(),
-            });
-        }
-        if !terminal && opts.console_socket.is_some() {
-            return Err(Error::Unsupported {
-                field: "process.terminal",
-                msg: "--console-socket was given but the process has no terminal".into(),
-            });
-        }
+        check_terminal_options(process.terminal().unwrap_or(false), opts.console_socket.is_some(), opts.foreground)?;
     } else {
         return Err(Error::Unsupported { field: "process", msg: "is required: husk prepares the process at create time".into() });
     }
     husk_cgroups::validate(linux.and_then(|l| l.resources().as_ref()))?;
     if let Some(seccomp) = linux.and_then(|l| l.seccomp().as_ref()) {
         husk_seccomp::validate(seccomp)?;
+    }
+    Ok(())
+}
+
+/// A terminal needs somewhere to go (a console socket, or husk itself in the
+/// foreground), and a console socket needs a terminal to receive.
+pub(crate) fn check_terminal_options(terminal: bool, console_socket: bool, foreground: bool) -> Result<()> {
+    if terminal && !console_socket && !foreground {
+        return Err(Error::Unsupported {
+            field: "process.terminal",
+            msg: "cannot allocate a terminal when husk detaches without --console-socket".into(),
+        });
+    }
+    if !terminal && console_socket {
+        return Err(Error::Unsupported {
+            field: "process.terminal",
+            msg: "--console-socket was given but the process has no terminal".into(),
+        });
     }
     Ok(())
 }

@@ -51,9 +51,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<Executed> {
     let process = &opts.process;
     let mut notices: Vec<crate::Notice> = husk_process::validate(process)?.into_iter().map(crate::Notice::Warning).collect();
     let terminal = process.terminal().unwrap_or(false);
-    if terminal && opts.console_socket.is_none() && !opts.foreground {
-        return Err(Error::Unsupported { field: "process.terminal", msg: "cannot allocate a terminal when husk detaches without --console-socket".into() });
-    }
+    crate::create::check_terminal_options(terminal, opts.console_socket.is_some(), opts.foreground)?;
     let spec = &state.config;
     let plan = Plan::joining(state.init.pid, spec)?;
     let console_socket = opts.console_socket.as_deref().map(crate::create::connect_console_socket).transpose()?;

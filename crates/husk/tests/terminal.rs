@@ -10,13 +10,15 @@ use std::io::{IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixDatagram, UnixListener};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{runtime, wait_for_child, CheckerValues, RuntimeKind, TestEnv};
-use running::{exec, init_pid, invoke_with_inherited_fds, reap, start_sleeper, wait_until, PROMPTLY};
+use running::{
+    exec, init_pid, invoke_with_inherited_fds, reap, start_sleeper, wait_until, PROMPTLY,
+};
 use rustix::event::{PollFd, PollFlags};
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use serde_json::json;
@@ -46,8 +48,27 @@ impl ConsoleSocket {
     }
 }
 
+/// Accepts one connection (failing after [`PROMPTLY`], so that a runtime that never connects
+/// cannot hang the test) and receives the fd it sends.
 fn receive_one_fd(listener: &UnixListener) -> OwnedFd {
-    let (stream, _) = listener.accept().expect("runtime connects to the console socket");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    let started = Instant::now();
+    let stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    started.elapsed() < PROMPTLY,
+                    "the runtime never connected to the console socket"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(error) => panic!("accept on the console socket: {error}"),
+        }
+    };
+    stream.set_nonblocking(false).expect("blocking stream");
     let mut payload = [0u8; 4096];
     // Room for more than expected, so that extra fds or messages are seen rather than cut.
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
@@ -72,27 +93,33 @@ fn receive_one_fd(listener: &UnixListener) -> OwnedFd {
     fds.remove(0)
 }
 
-/// Reads `master` until the output (CR removed) contains `needle`; returns all of it.
+/// Reads `master` into `seen` (CRs removed) until `seen` contains `needle`.
 #[track_caller]
 fn read_until(master: &OwnedFd, seen: &mut String, needle: &str) {
     let started = Instant::now();
     while !seen.contains(needle) {
         let left = PROMPTLY.saturating_sub(started.elapsed());
-        assert!(!left.is_zero(), "never saw {needle:?} on the pty; got {seen:?}");
+        assert!(
+            !left.is_zero(),
+            "never saw {needle:?} on the pty; got {seen:?}"
+        );
         let mut poll = [PollFd::new(master, PollFlags::IN)];
         let timeout = rustix::event::Timespec::try_from(left).expect("timeout");
         rustix::event::poll(&mut poll, Some(&timeout)).expect("poll the pty master");
         let mut buffer = [0u8; 4096];
         match rustix::io::read(master, &mut buffer) {
             Ok(0) => panic!("pty closed before {needle:?}; got {seen:?}"),
-            Ok(count) => seen.push_str(&String::from_utf8_lossy(&buffer[..count]).replace('\r', "")),
+            Ok(count) => {
+                seen.push_str(&String::from_utf8_lossy(&buffer[..count]).replace('\r', ""))
+            }
             Err(rustix::io::Errno::AGAIN) => {}
             Err(error) => panic!("read the pty master: {error}; got {seen:?}"),
         }
     }
 }
 
-/// A line the container prints once it is ready for input, then echoes one line back.
+/// Prints the pty size, what /dev/console and fds 0-2 are, then `ready`, and echoes one typed
+/// line back.
 const ECHO_ONE_LINE: &str = "busybox stty size; /bin/husk-checker stat /dev/console fds; \
     echo ready; read line; echo got:$line";
 
@@ -123,11 +150,23 @@ fn console_socket_gets_the_pty_master_that_carries_stdin_and_output() {
     read_until(&master, &mut seen, "got:typed through the master\n");
     assert_eq!(wait_for_child(init), 0);
 
-    assert!(seen.contains("33 101\n"), "consoleSize not applied: {seen:?}");
+    assert!(
+        seen.contains("33 101\n"),
+        "consoleSize not applied: {seen:?}"
+    );
     let values = CheckerValues::parse(&seen);
     assert_eq!(values.get("stat.type"), "char", "{seen:?}");
-    let major = values.get("stat.rdev").split(':').next().unwrap().parse::<u32>().unwrap();
-    assert!((136..144).contains(&major), "/dev/console is a devpts pty: {seen:?}");
+    let major = values
+        .get("stat.rdev")
+        .split(':')
+        .next()
+        .unwrap()
+        .parse::<u32>()
+        .unwrap();
+    assert!(
+        (136..144).contains(&major),
+        "/dev/console is a devpts pty: {seen:?}"
+    );
     assert!(values.get("fd.0").starts_with("/dev/pts/"), "{seen:?}");
     assert_eq!(values.get("fds"), "0,1,2");
 }
@@ -150,7 +189,11 @@ fn exec_tty_with_console_socket_sends_a_pty_master() {
             "--pid-file",
             pid_file.to_str().unwrap(),
         ],
-        &["sh", "-c", "busybox tty; echo ready; read line; echo got:$line"],
+        &[
+            "sh",
+            "-c",
+            "busybox tty; echo ready; read line; echo got:$line",
+        ],
     )
     .assert_success();
     let master = console.master();
@@ -168,12 +211,15 @@ fn exec_tty_with_console_socket_sends_a_pty_master() {
 /// a host shell command; killed on drop.
 struct Tmux {
     socket: PathBuf,
+    /// The daemonised server ends up a child of this subreaper test process: reaped on drop.
+    server_pid: Option<i32>,
 }
 
 impl Tmux {
     fn start(env: &TestEnv, shell_command: &str) -> Tmux {
-        let tmux = Tmux {
+        let mut tmux = Tmux {
             socket: env.scratch("tmux").join("socket"),
+            server_pid: None,
         };
         tmux.call(&[
             "-f",
@@ -188,6 +234,11 @@ impl Tmux {
             "24",
             shell_command,
         ]);
+        tmux.server_pid = tmux
+            .call(&["display-message", "-p", "#{pid}"])
+            .trim()
+            .parse()
+            .ok();
         tmux
     }
 
@@ -233,6 +284,16 @@ impl Drop for Tmux {
             .arg("kill-server")
             .stderr(Stdio::null())
             .status();
+        // Only our own child can be signalled safely: its pid is not reused until we reap it.
+        if let Some(pid) = self
+            .server_pid
+            .filter(|&pid| common::parent_pid(pid) == Some(std::process::id() as i32))
+        {
+            if let Some(server) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(server, rustix::process::Signal::KILL);
+            }
+            reap(pid);
+        }
     }
 }
 
@@ -243,7 +304,7 @@ fn drive_foreground_terminal(env: &TestEnv, runtime_args: &[&str]) {
     let quoted: Vec<String> = std::iter::once(runtime().path.to_str().unwrap())
         .chain(["--root", env.root.to_str().unwrap()])
         .chain(runtime_args.iter().copied())
-        .map(|arg| format!("'{arg}'"))
+        .map(|arg| format!("'{}'", arg.replace('\'', "'\\''")))
         .collect();
     let dir = results.display();
     let shell = format!(
@@ -253,6 +314,9 @@ fn drive_foreground_terminal(env: &TestEnv, runtime_args: &[&str]) {
     );
     let tmux = Tmux::start(env, &shell);
     tmux.call(&["resize-window", "-t", "t", "-x", "80", "-y", "24"]);
+    tmux.wait_for_screen("ready");
+    // Asked only once the program runs: runtimes size the pty in parallel with its start.
+    tmux.type_line("size");
     tmux.wait_for_screen("size:24 80");
     tmux.type_line("hello");
     tmux.wait_for_screen("got:hello");
@@ -261,8 +325,14 @@ fn drive_foreground_terminal(env: &TestEnv, runtime_args: &[&str]) {
     tmux.wait_for_screen("size:30 100");
     tmux.type_line("exit");
     let status_file = results.join("status");
-    wait_until("the runtime to exit in the terminal", || status_file.exists());
-    assert_eq!(fs::read_to_string(&status_file).unwrap().trim(), "3", "exit status");
+    wait_until("the runtime to exit in the terminal", || {
+        status_file.exists()
+    });
+    assert_eq!(
+        fs::read_to_string(&status_file).unwrap().trim(),
+        "3",
+        "exit status"
+    );
     assert_eq!(
         fs::read_to_string(results.join("before")).unwrap(),
         fs::read_to_string(results.join("after")).unwrap(),
@@ -271,7 +341,7 @@ fn drive_foreground_terminal(env: &TestEnv, runtime_args: &[&str]) {
 }
 
 /// The container side of [`drive_foreground_terminal`].
-const TERMINAL_PROGRAM: &str = "echo size:$(busybox stty size); while read line; do \
+const TERMINAL_PROGRAM: &str = "echo ready; while read line; do \
     case $line in size) echo size:$(busybox stty size);; exit) exit 3;; *) echo got:$line;; esac; \
     done";
 
@@ -297,26 +367,29 @@ fn foreground_exec_tty_proxies_a_real_tty() {
     drive_foreground_terminal(&env, &["exec", "-t", &env.id, "sh", "-c", TERMINAL_PROGRAM]);
 }
 
-/// Inode of the pipe (or file) behind `fd`, as /proc/*/fd shows it: `pipe:[N]`.
+/// `pipe:[N]`, as /proc/*/fd shows the pipe behind `fd`.
 fn pipe_name(fd: impl AsFd) -> String {
     format!("pipe:[{}]", rustix::fs::fstat(fd).expect("fstat").st_ino)
 }
 
-#[test]
-fn without_terminal_the_container_uses_the_runtimes_own_stdio() {
-    let Some(mut env) = TestEnv::new() else {
-        return;
-    };
-    env.set_args(&[
-        "sh",
-        "-c",
-        "/bin/husk-checker fds stdin; echo to-stderr >&2",
-    ]);
+/// What a container printed when the runtime's stdio were pipes of the test.
+struct PipedRun {
+    /// The runtime's own fds 0, 1 and 2, as `pipe:[N]`.
+    runtime_stdio: [String; 3],
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `env`'s container with the runtime's stdin, stdout and stderr being pipes of the test:
+/// `stdin` is written and closed once the container started, and its output is read until
+/// every copy of the pipes is closed. `detached` goes through `create` + `start` (how conmon
+/// and containerd's shim run containers), else through a foreground `run`.
+fn run_with_pipes(env: &TestEnv, stdin: &[u8], detached: bool) -> PipedRun {
     env.write_config();
     env.remember_pid(&env.id);
-    let mut child = env
-        .command()
-        .arg("run")
+    let mut command = env.command();
+    command.arg(if detached { "create" } else { "run" });
+    let mut child = command
         .arg("--bundle")
         .arg(&env.bundle)
         .arg(&env.id)
@@ -325,33 +398,83 @@ fn without_terminal_the_container_uses_the_runtimes_own_stdio() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn the runtime");
-    let mut stdin = child.stdin.take().unwrap();
+    let mut input = child.stdin.take().unwrap();
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
-    let expected = [
-        pipe_name(&stdin),
-        pipe_name(&stdout),
-        pipe_name(&stderr),
-    ];
-    stdin.write_all(b"line one\nline two\n").unwrap();
-    drop(stdin);
+    let runtime_stdio = [pipe_name(&input), pipe_name(&stdout), pipe_name(&stderr)];
     let stderr_reader = std::thread::spawn(move || {
         let mut text = String::new();
         stderr.read_to_string(&mut text).map(|_| text)
     });
-    let mut out = String::new();
-    stdout.read_to_string(&mut out).unwrap();
-    let err = stderr_reader.join().unwrap().unwrap();
-    assert!(child.wait().unwrap().success(), "{out}\n{err}");
+    let stdout_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).map(|_| text)
+    });
+    let detached_init = detached.then(|| {
+        assert_eq!(running::wait_for_runtime(&mut child), 0, "create failed");
+        env.remember_pid(&env.id);
+        let init = init_pid(env);
+        env.start(&env.id).assert_success();
+        init
+    });
+    input.write_all(stdin).unwrap();
+    drop(input);
+    let stdout = stdout_reader.join().unwrap().unwrap();
+    let stderr = stderr_reader.join().unwrap().unwrap();
+    let status = match detached_init {
+        Some(init) => wait_for_child(init),
+        None => running::wait_for_runtime(&mut child),
+    };
+    assert_eq!(status, 0, "{stdout}\n{stderr}");
+    PipedRun {
+        runtime_stdio,
+        stdout,
+        stderr,
+    }
+}
 
-    let values = CheckerValues::parse(&out);
+/// Reads stdin, reports fds, and writes a line to stderr.
+const STDIO_PROGRAM: &str = "/bin/husk-checker fds stdin; echo to-stderr >&2";
+
+#[track_caller]
+fn assert_stdio_kept_apart(run: &PipedRun) {
+    let values = CheckerValues::parse(&run.stdout);
     assert_eq!(values.get("stdin"), "line one\\nline two\\n");
     assert_eq!(values.get("fds"), "0,1,2");
-    for (fd, pipe) in expected.iter().enumerate() {
+    assert!(
+        run.stderr.ends_with("to-stderr\n"),
+        "stderr: {:?}",
+        run.stderr
+    );
+    assert!(
+        !run.stdout.contains("to-stderr"),
+        "stdout: {:?}",
+        run.stdout
+    );
+}
+
+#[test]
+fn foreground_run_without_terminal_passes_stdin_stdout_and_stderr() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    env.set_args(&["sh", "-c", STDIO_PROGRAM]);
+    let run = run_with_pipes(&env, b"line one\nline two\n", false);
+    assert_stdio_kept_apart(&run);
+}
+
+#[test]
+fn created_container_without_terminal_gets_the_runtimes_own_stdio() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    env.set_args(&["sh", "-c", STDIO_PROGRAM]);
+    let run = run_with_pipes(&env, b"line one\nline two\n", true);
+    assert_stdio_kept_apart(&run);
+    let values = CheckerValues::parse(&run.stdout);
+    for (fd, pipe) in run.runtime_stdio.iter().enumerate() {
         assert_eq!(values.get(&format!("fd.{fd}")), pipe, "fd {fd}");
     }
-    assert!(err.ends_with("to-stderr\n"), "stderr: {err:?}");
-    assert!(!out.contains("to-stderr"), "stdout: {out:?}");
 }
 
 #[test]
@@ -377,7 +500,11 @@ fn socket_activation_passes_listen_fds_to_the_container() {
     assert_eq!(values.get("fds"), "0,1,2,3,4");
     assert_eq!(values.get("read"), "socket stand-in");
     assert_eq!(values.get("env.LISTEN_FDS"), "2");
-    assert_eq!(values.get("env.LISTEN_PID"), "1", "the container process is pid 1");
+    assert_eq!(
+        values.get("env.LISTEN_PID"),
+        "1",
+        "the container process is pid 1"
+    );
 }
 
 #[test]
@@ -410,7 +537,7 @@ fn notify_socket_is_passed_into_the_container() {
     let outcome = env.invoke_command(&mut command, None);
     outcome.assert_success();
     let values = outcome.checker_values();
-    let inside = values.get("env.NOTIFY_SOCKET");
-    assert!(Path::new(inside).is_absolute(), "NOTIFY_SOCKET={inside:?}");
+    // Where runc puts it: a bind mount of its directory, so that it survives re-creation.
+    assert_eq!(values.get("env.NOTIFY_SOCKET"), "/run/notify/notify.sock");
     assert_eq!(values.get("stat.type"), "socket", "{outcome:#?}");
 }

@@ -684,8 +684,14 @@ fn processes_referring_to(dir: &Path) -> Vec<i32> {
                     .map(|target| target.starts_with(dir))
                     .unwrap_or(false)
             });
+            // Whole arguments, compared as paths: `/tmp/x-1` must not match
+            // another test's `/tmp/x-11/...`.
             let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            links_inside || String::from_utf8_lossy(&cmdline).contains(&dir_text)
+            let names_dir = cmdline.split(|&b| b == 0).any(|arg| {
+                let arg = String::from_utf8_lossy(arg);
+                Path::new(arg.as_ref()).starts_with(dir) || arg.contains(&format!("{dir_text}/"))
+            });
+            links_inside || names_dir
         })
         .collect()
 }

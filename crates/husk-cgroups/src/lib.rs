@@ -374,7 +374,13 @@ impl Cgroup {
             });
             result?;
             if mount.controllers.iter().any(|c| c == "cpuset") {
-                created.iter().try_for_each(|dir| inherit_cpuset(dir))?;
+                // Pre-existing ancestors may be unconfigured too (as runc's
+                // ensureParent assumes): fill every empty level top-down.
+                let mut dir = mount.mount_point.clone();
+                for component in relative.components() {
+                    dir.push(component);
+                    inherit_cpuset(&dir)?;
+                }
             }
         }
         if let Some(mount_point) = &host.unified {

@@ -214,7 +214,9 @@ pub(crate) fn blkio(dir: &Path, b: &LinuxBlockIo) -> Result<(), Error> {
     } else {
         "blkio.bfq"
     };
-    if let Some(v) = b.weight() {
+    // 0 means "not set" (runc skips it; Docker sends it whenever --blkio-weight is not
+    // given), and the kernel refuses it.
+    if let Some(v) = b.weight().filter(|&w| w != 0) {
         let file = format!("{weight_prefix}.weight");
         require_file(
             dir,
@@ -224,7 +226,7 @@ pub(crate) fn blkio(dir: &Path, b: &LinuxBlockIo) -> Result<(), Error> {
         )?;
         write("linux.resources.blockIO.weight", dir, &file, &v.to_string())?;
     }
-    if let Some(v) = b.leaf_weight() {
+    if let Some(v) = b.leaf_weight().filter(|&w| w != 0) {
         require_file(
             dir,
             "blkio.leaf_weight",

@@ -67,11 +67,31 @@ pub(crate) fn is_fresh_tmpfs_at(mount: &Mount, rel: &Path) -> bool {
     mount.typ().as_deref() == Some("tmpfs") && !is_bind && resolve::in_root(mount.destination()) == rel
 }
 
+/// Whether `path`, read from the container's root, leaves it through `..`
+/// (the kernel would clamp it at the root; a config asking for it is wrong).
+fn climbs_above_root(path: &Path) -> bool {
+    let mut depth = 0i32;
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir => depth -= 1,
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
 /// The checks that need no side effect; returns the parsed options.
 pub(crate) fn check(index: usize, mount: &Mount, has_user_ns: bool) -> Result<MountOptions, Error> {
     let field = field_of(index, mount);
     if mount.destination().as_os_str().is_empty() {
         return Err(Error::invalid(field, "destination is empty"));
+    }
+    if climbs_above_root(mount.destination()) {
+        return Err(Error::invalid(field, "destination climbs above the container's root with \"..\""));
     }
     let raw_options = mount.options().as_deref().unwrap_or_default();
     let mut opts = options::parse(raw_options).map_err(|e| Error::invalid(&field, e))?;
@@ -543,6 +563,14 @@ fn mount_fs(source: &Path, target: &OwnedFd, fstype: &str, flags: c_uint, data: 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn destinations_may_not_climb_above_the_root() {
+        assert!(super::climbs_above_root(Path::new("/../../etc")));
+        assert!(super::climbs_above_root(Path::new("a/../../b")));
+        assert!(!super::climbs_above_root(Path::new("/a/../b")));
+        assert!(!super::climbs_above_root(Path::new("relative/dir")));
+    }
+
     use super::*;
     use oci_spec::runtime::{LinuxIdMappingBuilder, MountBuilder};
 

@@ -526,12 +526,12 @@ fn paused_container_does_not_run_until_resumed() {
     let Some(mut env) = TestEnv::new() else { return };
     let shared = env.scratch("shared");
     env.add_bind_mount(&shared, "/shared");
+    link_applets(&env, &["mv"]);
     start_shell(
         &mut env,
         "i=0; while true; do i=$((i+1)); echo $i >/shared/counter.new; \
          mv /shared/counter.new /shared/counter; sleep 0.05; done",
     );
-    link_applets(&env, &["mv"]);
     let counter = || -> u64 {
         fs::read_to_string(shared.join("counter"))
             .ok()

@@ -1,84 +1,22 @@
-# Helpers shared by tests/clients/containerd.sh and tests/clients/docker.sh: a
-# private mount namespace, scenario counting, a locally built busybox image and a
-# private containerd. Sourced, never run.
+# Helpers shared by tests/clients/containerd.sh and tests/clients/docker.sh (Docker
+# runs on a private containerd too): a busybox image archive, a private containerd,
+# stopping what it leaves behind, host cgroup files and tmux terminals. Generic
+# helpers (private mount namespace, scenario lines) come from tests/clients/lib.sh.
+# Sourced, never run.
 
-# Re-executes the calling suite inside a private mount namespace, so the tmpfs
-# mounts below (over paths containerd and dockerd hard-code) and every mount the
-# daemons make vanish with the suite.
-enter_private_mount_namespace() {
-    if [ -z "${HUSK_CLIENT_SUITE_IN_PRIVATE_NS:-}" ]; then
-        HUSK_CLIENT_SUITE_IN_PRIVATE_NS=1 exec unshare -m --propagation private -- bash "$0" "$@"
-    fi
-}
+# /run/containerd is where the runc shim puts its sockets whatever the config says.
+containerd_private_dirs=(/run/containerd)
 
-# Hides a host directory behind a tmpfs visible only in this mount namespace.
-mount_private_tmpfs() {
-    mkdir -p "$1"
-    mount -t tmpfs -o mode=0711 husk-client-test "$1"
-}
-
-passed=0
-failed=0
-declare -a failures=()
-
-# check NAME COMMAND...: runs one scenario; its output is shown only on failure.
-check() {
-    local name=$1 output
-    shift
-    if output=$("$@" 2>&1); then
-        passed=$((passed + 1))
-        echo "PASS $name"
-    else
-        failed=$((failed + 1))
-        failures+=("$name")
-        echo "FAIL $name"
-        printf '%s\n' "$output" | tail -n 15 | sed 's/^/    | /'
-    fi
-}
-
-skip() {
-    echo "SKIP $1: $2"
-}
-
-print_summary() {
-    echo "$passed passed, $failed failed"
-}
-
-# expect_eq WHAT EXPECTED ACTUAL
-expect_eq() {
-    if [ "$2" != "$3" ]; then
-        echo "$1: expected [$2], got [$3]"
-        return 1
-    fi
-}
-
-# expect_contains WHAT NEEDLE HAYSTACK
-expect_contains() {
-    case $3 in
-        *"$2"*) return 0 ;;
-    esac
-    echo "$1: expected to contain [$2], got [$3]"
-    return 1
-}
-
-# Builds a one-layer busybox image as a docker-archive tarball (what `docker load`
-# and `ctr image import` both read) from the host's busybox-static, with users
-# root, nobody and a plain user 1000 ("tester") for the --user scenarios.
+# build_busybox_image_archive IMAGE_REF FILE: a one-layer image of lib.sh's busybox
+# rootfs, plus a group "extra" (2000) that user 1000 belongs to, written as a
+# docker-archive tarball, the one format both `docker load` and `ctr image import`
+# read. The unpacked rootfs stays in $LIB_WORK/image/rootfs.
 build_busybox_image_archive() {
-    local work=$1 image_ref=$2 archive=$3
-    local rootfs="$work/rootfs" layout="$work/archive"
-    local busybox_binary applet layer_digest config_digest
-    busybox_binary=$(command -v busybox)
-    mkdir -p "$rootfs"/{bin,etc,tmp,proc,sys,dev,root,home/tester,data} "$layout"
-    cp "$busybox_binary" "$rootfs/bin/busybox"
-    for applet in $("$busybox_binary" --list); do
-        [ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
-    done
-    printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'tester:x:1000:1000:tester:/home/tester:/bin/sh' \
-        'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' > "$rootfs/etc/passwd"
-    printf '%s\n' 'root:x:0:' 'tester:x:1000:' 'extra:x:2000:tester' 'nogroup:x:65534:' > "$rootfs/etc/group"
-    chmod 1777 "$rootfs/tmp"
-    chown 1000:1000 "$rootfs/home/tester"
+    local image_ref=$1 archive=$2
+    local rootfs="$LIB_WORK/image/rootfs" layout="$LIB_WORK/image/archive" layer_digest config_digest
+    mkdir -p "$rootfs" "$layout"
+    lib_busybox_rootfs "$rootfs"
+    echo 'extra:x:2000:user' >> "$rootfs/etc/group"
     tar --sort=name --mtime=@0 --numeric-owner -C "$rootfs" -cf "$layout/layer.tar" .
     layer_digest=$(sha256sum "$layout/layer.tar" | cut -d' ' -f1)
     mkdir "$layout/$layer_digest"
@@ -96,23 +34,11 @@ build_busybox_image_archive() {
     tar --sort=name --mtime=@0 --numeric-owner -C "$layout" -cf "$archive" .
 }
 
-# wait_for_socket PATH SECONDS: a daemon is ready once its socket exists.
-wait_for_socket() {
-    local deadline=$((SECONDS + $2))
-    until [ -S "$1" ]; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.2
-    done
-}
-
 # start_private_containerd DIR: containerd with its root, state, socket and config
-# under DIR, CRI disabled. /run/containerd is hidden by a private tmpfs because the
-# runc shim puts its sockets in /run/containerd/s whatever the config says.
-# Sets containerd_pid and containerd_socket.
+# under DIR, CRI disabled. Sets containerd_pid and containerd_socket.
 start_private_containerd() {
-    local dir=$1
+    local dir=$1 deadline=$((SECONDS + 30))
     mkdir -p "$dir"
-    mount_private_tmpfs /run/containerd
     containerd_socket="$dir/containerd.sock"
     cat > "$dir/config.toml" <<EOF
 version = 2
@@ -121,16 +47,17 @@ state = "$dir/state"
 disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [grpc]
   address = "$containerd_socket"
-[ttrpc]
-  address = "$containerd_socket.ttrpc"
 EOF
     containerd --config "$dir/config.toml" > "$dir/containerd.log" 2>&1 &
     containerd_pid=$!
-    if ! wait_for_socket "$containerd_socket" 30; then
-        echo "containerd did not start:" >&2
-        tail -n 20 "$dir/containerd.log" >&2
-        return 1
-    fi
+    until [ -S "$containerd_socket" ]; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "containerd did not start:" >&2
+            tail -n 20 "$dir/containerd.log" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
 }
 
 # stop_daemon PID: SIGTERM, then SIGKILL after 20 s.
@@ -165,8 +92,38 @@ remove_cgroup_tree() {
     done
 }
 
-# Lazily unmounts what the daemons left mounted under DIR, deepest first, so that
-# DIR can be removed.
-unmount_all_under() {
-    findmnt -rn -o TARGET | grep "^$1/" | sort -r | xargs -r umount -l
+# host_cgroup_file PID CONTROLLER FILE: prints FILE of the cgroup PID is in.
+host_cgroup_file() {
+    cat "$(lib_cgroup_dir "$1" "$2")/$3"
+}
+
+# Terminal scenarios run the client inside a private tmux server: a real tty.
+tmux_socket="husk-client-suite-$$"
+tmux_session=tty-session
+
+wait_for_tmux_text() {
+    local text=$1 deadline=$((SECONDS + 20))
+    until tmux -L "$tmux_socket" capture-pane -p -t "$tmux_session" | grep -q -- "$text"; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            tmux -L "$tmux_socket" capture-pane -p -t "$tmux_session"
+            lib_fail "never saw [$text] on the terminal"
+        fi
+        sleep 0.2
+    done
+}
+
+# tty_session_check COMMAND: runs COMMAND (which must open a shell) in tmux and
+# checks that the shell has a terminal of tmux's size and runs what is typed.
+tty_session_check() {
+    # A failed check leaves its session behind; sessions are started fresh.
+    tmux -L "$tmux_socket" kill-server 2>/dev/null || true
+    tmux -L "$tmux_socket" new-session -d -s "$tmux_session" -x 110 -y 28 "$1"
+    wait_for_tmux_text "#"
+    tmux -L "$tmux_socket" send-keys -t "$tmux_session" 'tty; echo answer-$((6*7)); stty size' Enter
+    wait_for_tmux_text "answer-42"
+    wait_for_tmux_text "^/dev/pts/"
+    wait_for_tmux_text "^28 110"
+    tmux -L "$tmux_socket" send-keys -t "$tmux_session" 'exit' Enter
+    sleep 0.5
+    tmux -L "$tmux_socket" kill-server 2>/dev/null || true
 }

@@ -23,7 +23,7 @@ pub struct Args {
     /// Memory plus swap limit
     #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
-    #[arg(long = "cpu-shares")]
+    #[arg(long = "cpu-shares", visible_alias = "cpu-share")]
     pub cpu_shares: Option<u64>,
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,

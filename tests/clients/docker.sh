@@ -382,6 +382,33 @@ scenario_parallel_containers() {
     lib_expect_eq "runtime state left" "$("$runtime" --root "$work/dockerd/exec/runtime-$runtime_name/moby" list -q)" ""
 }
 
+# Runs after dockerd was restarted with "userns-remap": "nobody:nogroup" (subordinate ids
+# 100000-165535 from private /etc/subuid and /etc/subgid; root can't be remapped
+# and "default" would add a user to the host's /etc/passwd).
+scenario_userns_remap() {
+    local shared="$work/userns" out
+    lib_expect_contains "docker info security options" "$(docker_ info --format '{{.SecurityOptions}}')" "name=userns"
+    mkdir -p "$shared"
+    chmod 1777 "$shared"
+    out=$(run_ -v "$shared:/shared" "$image_ref" sh -c 'id -u; tr -s " " < /proc/self/uid_map; touch /shared/made-by-root')
+    lib_expect_eq "id -u inside" "$(sed -n 1p <<< "$out")" 0
+    lib_expect_eq "uid_map" "$(sed -n 2p <<< "$out")" " 0 100000 65536"
+    lib_expect_eq "owner on the host of a file made by root inside" "$(stat -c %u "$shared/made-by-root")" 100000
+}
+
+restart_dockerd_with_userns_remap() {
+    local ids
+    ids=$(docker_ ps -aq)
+    [ -z "$ids" ] || docker_ rm -f $ids >/dev/null
+    stop_daemon "$dockerd_pid"
+    dockerd_pid=""
+    # dockerd looks both ranges up by the user's name.
+    echo "nobody:100000:65536" > "$work/subids"
+    mount --bind "$work/subids" /etc/subuid
+    mount --bind "$work/subids" /etc/subgid
+    start_dockerd '{"userns-remap": "nobody:nogroup"}'
+}
+
 # --- main ------------------------------------------------------------------------
 
 echo "docker suite: runtime $runtime, $("$docker_cli" --version)"
@@ -413,5 +440,10 @@ lib_scenario "restart" scenario_restart
 lib_scenario "rm -f: container, cgroup, runtime state removed" scenario_remove_force
 lib_scenario "run --init" scenario_init
 lib_scenario "50 containers in parallel" scenario_parallel_containers
+if restart_dockerd_with_userns_remap; then
+    lib_scenario "userns-remap" scenario_userns_remap
+else
+    lib_scenario "userns-remap" lib_fail "dockerd did not start with userns-remap"
+fi
 
 lib_summary

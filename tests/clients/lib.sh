@@ -20,23 +20,30 @@ lib_enter_private_ns() {
         done
         return 0
     fi
-    local work created=() dir missing rc=0
-    work=$(mktemp -d /tmp/husk-clients.XXXXXX)
+    local dir missing
+    lib_outer_work=$(mktemp -d /tmp/husk-clients.XXXXXX)
+    lib_created_dirs=()
+    trap lib_remove_outer_dirs EXIT
     for dir in "${LIB_PRIVATE_DIRS[@]}"; do
         # Remember the outermost directory we create, to remove exactly that.
         missing=$dir
         while [ ! -e "$(dirname "$missing")" ]; do missing=$(dirname "$missing"); done
         if [ ! -e "$dir" ]; then
             mkdir -p "$dir"
-            created+=("$missing")
+            lib_created_dirs+=("$missing")
         fi
     done
-    LIB_WORK=$work unshare -m --propagation private bash "$0" "$@" || rc=$?
-    for dir in "${created[@]}"; do
+    LIB_WORK=$lib_outer_work unshare -m --propagation private bash "$0" "$@"
+    exit
+}
+
+# Removes what lib_enter_private_ns created on the host (empty directories only).
+lib_remove_outer_dirs() {
+    local dir
+    for dir in "${lib_created_dirs[@]}"; do
         find "$dir" -depth -type d -empty -delete
     done
-    rmdir "$work"
-    exit "$rc"
+    rmdir "$lib_outer_work"
 }
 
 # Fills DIR with a busybox rootfs: static busybox, its applets as symlinks,
@@ -63,8 +70,8 @@ EOF
     chown 1000:1000 "$root/home/user"
 }
 
-# Writes a tarball of a busybox rootfs to FILE (for `podman import`,
-# `ctr image import` needs an OCI layout instead).
+# Writes a tarball of a busybox rootfs to FILE (a single image layer, as
+# `podman import` takes it).
 lib_busybox_tarball() {
     local file=$1 root
     root=$(mktemp -d "${LIB_WORK:-/tmp}/rootfs.XXXXXX")

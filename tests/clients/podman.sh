@@ -28,12 +28,11 @@ runtime_name=$(basename "$runtime")
 # Root podman lowers its own RLIMIT_NPROC hard limit to 32768 before it
 # starts conmon, so the containers' limit must not exceed that either.
 nproc_limit=$(ulimit -Hu)
-[ "$nproc_limit" = unlimited ] || [ "$nproc_limit" -gt 32768 ] && nproc_limit=32768
+if [ "$nproc_limit" = unlimited ] || [ "$nproc_limit" -gt 32768 ]; then nproc_limit=32768; fi
 cgroup_parent="/husk-podman-test-$$"
 image=localhost/busybox:suite
 mkdir -p "$LIB_WORK/tmp"
 sed -e "s|@WORK@|$LIB_WORK|g" -e "s|@RUNTIME_NAME@|$runtime_name|g" -e "s|@RUNTIME_PATH@|$runtime|g" \
-    -e "s|@INIT_PATH@|${PODMAN_INIT_PATH:-/usr/libexec/podman/catatonit}|g" \
     -e "s|@NOFILE@|$(ulimit -Hn)|g" -e "s|@NPROC@|$nproc_limit|g" \
     "$suite_dir/podman/containers.conf.in" > "$LIB_WORK/containers.conf"
 cat > "$LIB_WORK/storage.conf" <<EOF
@@ -407,7 +406,7 @@ scenario_userns_uidmap() {
 
 scenario_userns_auto() {
     local map
-    [ -f /etc/subuid ] && [ -f /etc/subgid ] || lib_skip "no /etc/subuid and /etc/subgid to cover with the suite's ranges"
+    { [ -f /etc/subuid ] && [ -f /etc/subgid ]; } || lib_skip "no /etc/subuid and /etc/subgid to cover with the suite's ranges"
     # podman takes --userns=auto ranges from the "containers" entries; the
     # bind mounts live in the suite's private mount namespace only.
     echo "containers:300000:200000" > "$LIB_WORK/subids"

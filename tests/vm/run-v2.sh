@@ -1,33 +1,57 @@
 #!/bin/sh
-# Runs the husk-cgroups tests on a pure cgroup v2 host: boots a throwaway VM
-# (qemu TCG, Debian's distribution kernel), shares the host's / read-only over
-# 9p as the guest's root, gives it a scratch disk for block I/O limits, mounts
-# cgroup2 at /sys/fs/cgroup, and runs the test binaries built here on the
-# host. Exits with the tests' status.
+# Runs the cgroup tests on a pure cgroup v2 host: boots a throwaway VM (qemu
+# TCG: KVM is unreliable nested; Debian's distribution kernel), shares the host's /
+# read-only over 9p as the guest's root, gives it a scratch disk for block I/O
+# limits, mounts cgroup2 at /sys/fs/cgroup, and runs test binaries built here
+# on the host: the husk-cgroups crate's tests and husk's CLI cgroup suite
+# (crates/husk/tests/cgroups.rs, which finds the husk binary through the path
+# cargo baked in at build time; that path exists in the guest because the
+# host's / is its root). Exits non-zero when any test fails.
 #
-# Needs (as root): qemu-system-x86, linux-image-amd64, busybox-static, jq.
-# Environment: HUSK_VM_KERNEL=<version> picks a kernel from /boot (default:
-# the newest *-amd64), HUSK_VM_TIMEOUT=<seconds> (default 3600).
+# Needs root; installs qemu-system-x86, linux-image-amd64, busybox-static, jq,
+# kmod when missing. Environment: HUSK_VM_KERNEL=<version> picks a kernel from
+# /boot (default: the newest *-amd64), HUSK_VM_TIMEOUT=<seconds> (default 600).
 set -eu
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+
+missing=""
+for package in qemu-system-x86 linux-image-amd64 busybox-static jq kmod; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $package"
+done
+if [ -n "$missing" ]; then
+    echo "run-v2.sh: installing:$missing"
+    apt-get update -qq
+    # shellcheck disable=SC2086 # one word per package
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
 kver=${HUSK_VM_KERNEL:-$(ls /boot | sed -n 's/^vmlinuz-\(.*-amd64\)$/\1/p' | sort -V | tail -n 1)}
-[ -n "$kver" ] && [ -f "/boot/vmlinuz-$kver" ] || { echo "run-v2.sh: no /boot/vmlinuz-*-amd64; apt-get install linux-image-amd64" >&2; exit 2; }
-command -v qemu-system-x86_64 >/dev/null || { echo "run-v2.sh: apt-get install qemu-system-x86" >&2; exit 2; }
+[ -n "$kver" ] && [ -f "/boot/vmlinuz-$kver" ] || { echo "run-v2.sh: no /boot/vmlinuz-*-amd64" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/husk-vm.XXXXXX)
 trap 'rm -rf "$work"' EXIT INT TERM
 
 # The test binaries, built on the host (the guest shares the host's tree).
-(cd "$repo" && cargo test -p husk-cgroups --no-run --message-format=json) |
-    jq -r 'select(.reason == "compiler-artifact" and .profile.test == true) | .executable // empty' >"$work/tests"
-[ -s "$work/tests" ] || { echo "run-v2.sh: no test binaries were built" >&2; exit 2; }
+# Building husk's cgroups suite also builds the husk binary it runs.
+test_binaries() {
+    (cd "$repo" && cargo test "$@" --no-run --message-format=json) |
+        jq -r 'select(.reason == "compiler-artifact" and .profile.test == true) | .executable // empty'
+}
+{ test_binaries -p husk-cgroups; test_binaries -p husk --test cgroups; } >"$work/tests"
+[ "$(wc -l <"$work/tests")" -ge 2 ] || { echo "run-v2.sh: the test binaries were not built" >&2; exit 2; }
+# The guest's / is read-only: the in-container probe must be prebuilt (static).
+(cd "$repo" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p husk-checker \
+    --target x86_64-unknown-linux-gnu --target-dir target/static)
+checker="$repo/target/static/x86_64-unknown-linux-gnu/release/husk-checker"
 
 # initramfs: static busybox, the modules 9p over virtio needs, and /init.
 root="$work/initramfs"
 mkdir -p "$root/bin" "$root/mod" "$root/proc" "$root/sys" "$root/dev" "$root/newroot"
 cp /bin/busybox "$root/bin/busybox"
 cp "$work/tests" "$root/tests"
+echo "export HUSK_CHECKER=$checker" >"$root/environment"
 for module in virtio_pci virtio_blk 9pnet_virtio 9p; do
     modprobe -S "$kver" --show-depends "$module" | sed -n 's/^insmod \([^ ]*\).*/\1/p'
 done | awk '!seen[$0]++' >"$work/modules"
@@ -52,6 +76,7 @@ $bb mount -t devtmpfs devtmpfs /newroot/dev
 $bb mount -t tmpfs tmpfs /newroot/tmp
 $bb mount -t tmpfs tmpfs /newroot/run
 $bb mount -t hugetlbfs hugetlbfs /newroot/dev/hugepages 2>/dev/null
+. /environment
 status=0
 for test in $($bb cat /tests); do
     echo "=== $test"
@@ -67,7 +92,7 @@ chmod +x "$root/init"
 truncate -s 16M "$work/scratch.img"
 
 start=$(date +%s)
-timeout "${HUSK_VM_TIMEOUT:-3600}" qemu-system-x86_64 \
+timeout "${HUSK_VM_TIMEOUT:-600}" qemu-system-x86_64 \
     -machine q35 -accel tcg -cpu max -smp 2 -m 1536 \
     -nographic -no-reboot \
     -kernel "/boot/vmlinuz-$kver" -initrd "$work/initramfs.gz" \

@@ -10,15 +10,26 @@ use rustix::fs::{
     FileType, Gid, Mode, OFlags, Stat, Uid,
 };
 
-/// Copies the contents of directory `src` into directory `dst`, and `src`'s
-/// own mode and owner onto `dst`.
-pub(crate) fn copy_dir(src: impl AsFd, dst: impl AsFd) -> rustix::io::Result<()> {
+/// What of `src`'s own attributes [`copy_dir`] gives to `dst` (those the
+/// mount options did not set already).
+pub(crate) struct TopAttributes {
+    pub mode: bool,
+    pub owner: bool,
+}
+
+/// Copies the contents of directory `src` into directory `dst`, and the
+/// `top` attributes of `src` itself onto `dst`.
+pub(crate) fn copy_dir(src: impl AsFd, dst: impl AsFd, top: TopAttributes) -> rustix::io::Result<()> {
     // Callers hold O_PATH fds; listing and fchown/fchmod need real opens.
     let src_dir = open_dir(&src, c".", OFlags::RDONLY)?;
     let dst_dir = open_dir(&dst, c".", OFlags::RDONLY)?;
-    let top = fstat(&src_dir)?;
-    fchown(&dst_dir, Some(Uid::from_raw(top.st_uid)), Some(Gid::from_raw(top.st_gid)))?;
-    fchmod(&dst_dir, Mode::from_raw_mode(top.st_mode & 0o7777))?;
+    let stat = fstat(&src_dir)?;
+    if top.owner {
+        fchown(&dst_dir, Some(Uid::from_raw(stat.st_uid)), Some(Gid::from_raw(stat.st_gid)))?;
+    }
+    if top.mode {
+        fchmod(&dst_dir, Mode::from_raw_mode(stat.st_mode & 0o7777))?;
+    }
     copy_entries(&src_dir, &dst_dir)
 }
 

@@ -375,8 +375,12 @@ impl<'a> Entry<'a> {
         let mounted = resolve::open(env.root, &self.rel, OFlags::PATH | OFlags::DIRECTORY, symlinks)
             .during(&self.field, "open", self.dest)?;
         if self.opts.tmpcopyup {
-            // `target` still refers to the directory underneath the tmpfs.
-            copy::copy_dir(&target, &mounted).during(&self.field, "tmpcopyup", self.dest)?;
+            // `target` still refers to the directory underneath the tmpfs,
+            // whose mode and owner the tmpfs root takes unless the options
+            // (`mode=`, `uid=`, `gid=`) say otherwise.
+            let set = |key: &str| data.split(',').any(|o| o.starts_with(key));
+            let top = copy::TopAttributes { mode: !set("mode="), owner: !set("uid=") && !set("gid=") };
+            copy::copy_dir(&target, &mounted, top).during(&self.field, "tmpcopyup", self.dest)?;
         }
         self.apply_attrs(mounted.as_fd(), false)
     }

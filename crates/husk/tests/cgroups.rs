@@ -142,9 +142,16 @@ fn require_dir(pid: i32, controller: &str) -> ControllerDir {
         .unwrap_or_else(|| panic!("no {controller} cgroup for pid {pid}"))
 }
 
-/// cgroup v2 `cpu.weight` for v1 `cpu.shares`, as runc and crun convert it.
+/// cgroup v2 `cpu.weight` for v1 `cpu.shares` at the ends of the range, where runc's old
+/// linear conversion and the quadratic-in-log one of crun and current runc agree (in between
+/// they differ, so the tests only use these values).
+#[track_caller]
 fn weight_for_shares(shares: u64) -> u64 {
-    1 + ((shares - 2) * 9999) / 262_142
+    match shares {
+        2 => 1,
+        262_144 => 10_000,
+        _ => panic!("no agreed cpu.weight for {shares} shares"),
+    }
 }
 
 /// The init pid `state` reports.
@@ -241,6 +248,26 @@ impl CgroupDirGuard {
         self.0.borrow_mut().push(dir);
     }
 
+    /// Watches the cgroup `pid` is in, in every hierarchy, and its `levels - 1` nearest
+    /// ancestors: where a runtime put a relative `cgroupsPath` of `levels` components.
+    fn watch_membership(&self, pid: i32, levels: usize) {
+        for mount in cgroup_mounts() {
+            let controller = match mount.version {
+                Version::V1 => mount.controllers.iter().find(|c| !c.contains('=') && *c != "rw"),
+                Version::V2 => None,
+            };
+            let dir = match controller {
+                Some(name) => controller_dir(pid, name),
+                None if mount.version == Version::V2 => controller_dir_v2(pid, &mount),
+                None => None,
+            };
+            let Some(dir) = dir else { continue };
+            for ancestor in dir.path.ancestors().take(levels) {
+                self.watch(ancestor.to_path_buf());
+            }
+        }
+    }
+
     /// Watches `relative` (and each of its parents inside it) in every cgroup hierarchy.
     fn watch_everywhere(&self, relative: &str) {
         for mount in cgroup_mounts() {
@@ -290,7 +317,7 @@ fn memory_cpu_and_pids_resources_are_written_to_the_cgroup() {
     }
     env.config["linux"]["resources"]["memory"] = memory;
     env.config["linux"]["resources"]["cpu"] =
-        json!({"shares": 512, "quota": 30000, "period": 60000, "cpus": "0", "mems": "0"});
+        json!({"shares": 2, "quota": 30000, "period": 60000, "cpus": "0", "mems": "0"});
     env.config["linux"]["resources"]["pids"] = json!({"limit": 77});
     let pid = start_shell(&mut env, "exec sleep 1000");
 
@@ -321,12 +348,12 @@ fn memory_cpu_and_pids_resources_are_written_to_the_cgroup() {
     let cpu = require_dir(pid, "cpu");
     match cpu.version {
         Version::V1 => {
-            assert_eq!(cpu.read("cpu.shares"), "512");
+            assert_eq!(cpu.read("cpu.shares"), "2");
             assert_eq!(cpu.read("cpu.cfs_quota_us"), "30000");
             assert_eq!(cpu.read("cpu.cfs_period_us"), "60000");
         }
         Version::V2 => {
-            assert_eq!(cpu.read("cpu.weight"), weight_for_shares(512).to_string());
+            assert_eq!(cpu.read("cpu.weight"), weight_for_shares(2).to_string());
             assert_eq!(cpu.read("cpu.max"), "30000 60000");
         }
     }
@@ -387,10 +414,21 @@ fn blkio_weight_from_config_and_update_where_the_host_has_the_file() {
 #[test]
 fn hugetlb_limit_is_written_where_the_controller_lives() {
     let Some(mut env) = TestEnv::new() else { return };
-    if controller_mount("hugetlb").is_none()
-        || !Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists()
+    let Some(mount) = controller_mount("hugetlb") else {
+        eprintln!("skipped: no hugetlb controller");
+        return;
+    };
+    if !Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
+        eprintln!("skipped: no 2MB huge pages");
+        return;
+    }
+    if mount.version == Version::V2
+        && !pure_v2()
+        && env.skip_for(
+            RuntimeKind::Runc,
+            "runc 1.1.5 cannot set hugetlb on a hybrid host's unified hierarchy",
+        )
     {
-        eprintln!("skipped: no hugetlb controller or no 2MB huge pages");
         return;
     }
     env.config["linux"]["resources"]["hugepageLimits"] =
@@ -407,14 +445,15 @@ fn hugetlb_limit_is_written_where_the_controller_lives() {
 fn deny_all_devices_allows_the_defaults_but_not_an_unlisted_device() {
     let Some(mut env) = TestEnv::new() else { return };
     // runc's spec already denies everything ("allow": false, "access": "rwm"); the node below
-    // exists in the container but no rule allows it. 10:200 is /dev/net/tun, which opens
-    // without privileges: any error but EPERM would mean the cgroup did not deny it.
+    // exists in the container but no rule allows it. 10:237 is /dev/loop-control, which opens
+    // without privileges and is not among runc's default devices (/dev/net/tun is): any
+    // error but EPERM would mean the cgroup did not deny it.
     assert_eq!(
         env.config["linux"]["resources"]["devices"],
         json!([{"allow": false, "access": "rwm"}])
     );
     env.config["linux"]["devices"] = json!([{
-        "path": "/dev/husk-unlisted", "type": "c", "major": 10, "minor": 200,
+        "path": "/dev/husk-unlisted", "type": "c", "major": 10, "minor": 237,
         "fileMode": 438, "uid": 0, "gid": 0
     }]);
     env.set_args(&[
@@ -502,9 +541,11 @@ fn fork_bomb_stops_at_pids_max() {
     let shared = env.scratch("shared");
     env.add_bind_mount(&shared, "/shared");
     env.config["linux"]["resources"]["pids"] = json!({"limit": 12});
+    // A non-interactive shell exits when fork fails: the bomb runs in a subshell so that
+    // the init survives to report.
     let pid = start_shell(
         &mut env,
-        "i=0; while [ $i -lt 40 ]; do sleep 1000 & i=$((i+1)); done 2>/shared/errors; \
+        "(i=0; while [ $i -lt 40 ]; do sleep 1000 & i=$((i+1)); done) 2>/shared/errors; \
          touch /shared/done; exec sleep 1000",
     );
     assert!(
@@ -513,7 +554,15 @@ fn fork_bomb_stops_at_pids_max() {
     );
     let pids = require_dir(pid, "pids");
     assert_eq!(pids.read("pids.max"), "12");
-    assert_eq!(pids.read("pids.current"), "12");
+    let current: u32 = pids.read("pids.current").parse().expect("pids.current");
+    assert!((2..=12).contains(&current), "pids.current {current}");
+    let refused = pids
+        .read("pids.events")
+        .lines()
+        .find_map(|line| line.strip_prefix("max "))
+        .and_then(|count| count.parse::<u64>().ok())
+        .expect("pids.events max");
+    assert!(refused > 0, "no fork was refused");
     let errors = fs::read_to_string(shared.join("errors")).unwrap_or_default();
     assert!(
         errors.contains("fork") || errors.contains("Resource temporarily unavailable"),
@@ -606,6 +655,11 @@ fn events_stats_prints_runcs_shape_quickly() {
     env.config["linux"]["resources"]["pids"] = json!({"limit": 50});
     start_shell(&mut env, "exec sleep 1000");
     let id = env.id.clone();
+    // `state` (a state-file read and a liveness check) is the yardstick: it absorbs how slow
+    // this machine is (the v2 suite runs under emulation).
+    let started = Instant::now();
+    env.state(&id);
+    let state_took = started.elapsed();
     let started = Instant::now();
     let outcome = env.invoke(&["events", "--stats", &id]);
     let took = started.elapsed();
@@ -626,7 +680,10 @@ fn events_stats_prints_runcs_shape_quickly() {
     assert_eq!(data["pids"]["current"], 1, "{data}");
     assert_eq!(data["pids"]["limit"], 50, "{data}");
     // A stats call reads a few files: it must not wait for an interval or sample over time.
-    assert!(took < Duration::from_millis(500), "events --stats took {took:?}");
+    assert!(
+        took < state_took * 3 + Duration::from_millis(200),
+        "events --stats took {took:?}, state {state_took:?}"
+    );
 }
 
 #[test]
@@ -689,7 +746,7 @@ fn update_from_stdin_file_and_flags_changes_the_files() {
     env.invoke(&[
         "update",
         "--cpu-share",
-        "256",
+        "262144",
         "--cpu-quota",
         "20000",
         "--cpu-period",
@@ -701,12 +758,12 @@ fn update_from_stdin_file_and_flags_changes_the_files() {
     .assert_success();
     match cpu.version {
         Version::V1 => {
-            assert_eq!(cpu.read("cpu.shares"), "256");
+            assert_eq!(cpu.read("cpu.shares"), "262144");
             assert_eq!(cpu.read("cpu.cfs_quota_us"), "20000");
             assert_eq!(cpu.read("cpu.cfs_period_us"), "80000");
         }
         Version::V2 => {
-            assert_eq!(cpu.read("cpu.weight"), weight_for_shares(256).to_string());
+            assert_eq!(cpu.read("cpu.weight"), weight_for_shares(262_144).to_string());
             assert_eq!(cpu.read("cpu.max"), "20000 80000");
         }
     }
@@ -720,14 +777,14 @@ fn update_accepts_the_cpu_shares_spelling_too() {
         return;
     }
     let pid = start_shell(&mut env, "exec sleep 1000");
-    env.invoke(&["update", "--cpu-shares", "300", &env.id])
+    env.invoke(&["update", "--cpu-shares", "2", &env.id])
         .assert_success();
     let cpu = require_dir(pid, "cpu");
     assert_eq!(
         cpu.read_either("cpu.shares", "cpu.weight"),
         match cpu.version {
-            Version::V1 => "300".to_string(),
-            Version::V2 => weight_for_shares(300).to_string(),
+            Version::V1 => "2".to_string(),
+            Version::V2 => weight_for_shares(2).to_string(),
         }
     );
 }
@@ -853,13 +910,17 @@ fn relative_cgroups_path_is_nested_and_removed() {
     let mut dirs = Vec::new();
     for controller in ["memory", "pids", "cpu"] {
         let dir = require_dir(pid, controller);
-        // Relative paths go under a runtime-chosen parent (husk: /husk, runc: its own
-        // cgroup), never at the hierarchy root.
+        // Relative paths go under a runtime-chosen parent: husk's is /husk (runc's is its
+        // own cgroup).
         assert!(dir.path.ends_with(&relative), "{dir:?}");
-        let depth_below_mount = controller_mount(controller)
-            .map(|mount| dir.path.strip_prefix(&mount.mount_point).unwrap().components().count())
-            .unwrap();
-        assert!(depth_below_mount > 2, "{dir:?} is at the root");
+        if runtime().kind == RuntimeKind::Husk {
+            let mount = controller_mount(controller).expect("mounted");
+            assert_eq!(
+                dir.path.strip_prefix(&mount.mount_point).ok(),
+                Some(Path::new("husk").join(&relative).as_path()),
+                "{dir:?}"
+            );
+        }
         guard.watch(dir.path.parent().unwrap().to_path_buf());
         guard.watch(dir.path.clone());
         dirs.push(dir.path);

@@ -83,14 +83,22 @@ fn assert_output_contains(outcome: &Outcome, needle: &str) {
 
 /// Every capability set of the config set to `caps`.
 fn set_all_capabilities(env: &mut TestEnv, caps: &[&str]) {
-    for set in ["bounding", "effective", "permitted", "inheritable", "ambient"] {
+    for set in [
+        "bounding",
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+    ] {
         env.config["process"]["capabilities"][set] = json!(caps);
     }
 }
 
 #[test]
 fn errno_action_reaches_busybox_with_and_without_no_new_privileges() {
-    let Some(mut env) = writable_env() else { return };
+    let Some(mut env) = writable_env() else {
+        return;
+    };
     env.config["linux"]["seccomp"] = allow_all_except(json!([mkdir_rule("SCMP_ACT_ERRNO")]));
     let default_capabilities = env.config["process"]["capabilities"].clone();
     // (label, uid, capabilities): root with runc's default set, and an unprivileged user with
@@ -116,7 +124,9 @@ fn errno_action_reaches_busybox_with_and_without_no_new_privileges() {
 
 #[test]
 fn kill_process_ends_the_container_with_sigsys() {
-    let Some(mut env) = writable_env() else { return };
+    let Some(mut env) = writable_env() else {
+        return;
+    };
     env.config["linux"]["seccomp"] = allow_all_except(json!([mkdir_rule("SCMP_ACT_KILL_PROCESS")]));
     env.set_args(&["mkdir", "/tmp/killed"]);
     let outcome = env.run();
@@ -129,17 +139,25 @@ fn kill_process_ends_the_container_with_sigsys() {
 
 #[test]
 fn log_action_lets_the_syscall_through() {
-    let Some(mut env) = writable_env() else { return };
+    let Some(mut env) = writable_env() else {
+        return;
+    };
     env.config["linux"]["seccomp"] = allow_all_except(json!([mkdir_rule("SCMP_ACT_LOG")]));
     let id = env.id.clone();
-    let outcome = run_script(&mut env, &id, "mkdir /tmp/logged && test -d /tmp/logged && echo made");
+    let outcome = run_script(
+        &mut env,
+        &id,
+        "mkdir /tmp/logged && test -d /tmp/logged && echo made",
+    );
     outcome.assert_success();
     assert_output_contains(&outcome, "made");
 }
 
 #[test]
 fn argument_equal_condition_on_personality() {
-    let Some(mut env) = writable_env() else { return };
+    let Some(mut env) = writable_env() else {
+        return;
+    };
     // Docker's way of allowing only the query: every other persona is refused.
     env.config["linux"]["seccomp"] = allow_all_except(json!([{
         "names": ["personality"],
@@ -148,7 +166,11 @@ fn argument_equal_condition_on_personality() {
         "args": [{"index": 0, "value": 0xffff_ffffu64, "op": "SCMP_CMP_NE"}],
     }]));
     let id = env.id.clone();
-    let outcome = run_script(&mut env, &id, "husk-checker personality; linux32 true; echo linux32=$?");
+    let outcome = run_script(
+        &mut env,
+        &id,
+        "husk-checker personality; linux32 true; echo linux32=$?",
+    );
     outcome.assert_success();
     assert_output_contains(&outcome, "personality=0x0\n");
     assert_output_contains(&outcome, EXDEV_TEXT);
@@ -157,7 +179,9 @@ fn argument_equal_condition_on_personality() {
 
 #[test]
 fn several_conditions_with_masked_equal_on_open_flags() {
-    let Some(mut env) = writable_env() else { return };
+    let Some(mut env) = writable_env() else {
+        return;
+    };
     // Refused only when both hold: relative to the cwd, and O_CREAT among the flags.
     env.config["linux"]["seccomp"] = allow_all_except(json!([{
         "names": ["openat"],
@@ -182,13 +206,21 @@ fn several_conditions_with_masked_equal_on_open_flags() {
 
 #[test]
 fn filter_applies_to_exec_processes() {
-    let Some(mut env) = writable_env() else { return };
+    let Some(mut env) = writable_env() else {
+        return;
+    };
     env.config["linux"]["seccomp"] = allow_all_except(json!([mkdir_rule("SCMP_ACT_ERRNO")]));
     env.set_args(&["sleep", "60"]);
     let id = env.id.clone();
     env.create().assert_success();
     env.start(&id).assert_success();
-    let outcome = env.invoke(&["exec", &id, "sh", "-c", "mkdir /tmp/from-exec 2>&1; echo status=$?"]);
+    let outcome = env.invoke(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "mkdir /tmp/from-exec 2>&1; echo status=$?",
+    ]);
     outcome.assert_success();
     assert_output_contains(&outcome, EXDEV_TEXT);
     assert_output_contains(&outcome, "status=1");
@@ -208,7 +240,9 @@ fn run_agent(listener: UnixListener) -> Result<AgentReport, String> {
     wait_readable(listener.as_fd(), "the runtime to connect")?;
     let (mut stream, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
     stream.set_nonblocking(false).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(AGENT_TIMEOUT)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(AGENT_TIMEOUT))
+        .map_err(|e| e.to_string())?;
     let mut payload = vec![0u8; 64 * 1024];
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
     let mut ancillary = RecvAncillaryBuffer::new(&mut space);
@@ -227,8 +261,24 @@ fn run_agent(listener: UnixListener) -> Result<AgentReport, String> {
         })
         .collect();
     payload.truncate(received.bytes);
-    stream.read_to_end(&mut payload).map_err(|e| format!("rest of the state: {e}"))?;
-    let state: Value = serde_json::from_slice(&payload).map_err(|e| format!("state JSON: {e}"))?;
+    // One state per connection, but the runtime need not close it (runc 1.1 keeps it open
+    // until it exits): read until the JSON document is complete.
+    let state: Value = loop {
+        match serde_json::from_slice(&payload) {
+            Ok(state) => break state,
+            Err(error) if error.is_eof() => {
+                let mut chunk = [0u8; 4096];
+                let read = stream
+                    .read(&mut chunk)
+                    .map_err(|e| format!("rest of the state: {e}"))?;
+                if read == 0 {
+                    return Err(format!("state JSON cut short: {error}"));
+                }
+                payload.extend_from_slice(&chunk[..read]);
+            }
+            Err(error) => return Err(format!("state JSON: {error}")),
+        }
+    };
     if fds.len() != 1 {
         return Err(format!("expected exactly one fd, got {}", fds.len()));
     }
@@ -238,7 +288,14 @@ fn run_agent(listener: UnixListener) -> Result<AgentReport, String> {
         // SAFETY: plain-data kernel structs, zero is a valid value for both.
         let mut request: libc::seccomp_notif = unsafe { std::mem::zeroed() };
         // SAFETY: the ioctl fills `request`, which lives for the call.
-        if unsafe { libc::ioctl(notify_fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut request) } != 0 {
+        if unsafe {
+            libc::ioctl(
+                notify_fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_RECV,
+                &mut request,
+            )
+        } != 0
+        {
             // ENOENT: the process went away between poll and receive.
             continue;
         }
@@ -246,7 +303,14 @@ fn run_agent(listener: UnixListener) -> Result<AgentReport, String> {
         response.id = request.id;
         response.error = if answered == 0 { -libc::ENOSPC } else { 0 };
         // SAFETY: `response` lives for the call; the kernel only reads it.
-        if unsafe { libc::ioctl(notify_fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &mut response) } != 0 {
+        if unsafe {
+            libc::ioctl(
+                notify_fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_SEND,
+                &mut response,
+            )
+        } != 0
+        {
             return Err(format!("NOTIF_SEND: {}", std::io::Error::last_os_error()));
         }
         answered += 1;
@@ -279,10 +343,14 @@ fn wait_readable(fd: std::os::fd::BorrowedFd<'_>, what: &str) -> Result<bool, St
 
 #[test]
 fn notify_agent_receives_the_state_and_answers_for_the_container() {
-    let Some(mut env) = writable_env() else { return };
+    let Some(mut env) = writable_env() else {
+        return;
+    };
     let socket: PathBuf = env.scratch("agent").join("agent.sock");
     let listener = UnixListener::bind(&socket).expect("bind the agent socket");
-    listener.set_nonblocking(true).expect("non-blocking agent socket");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking agent socket");
     let mut profile = allow_all_except(json!([mkdir_rule("SCMP_ACT_NOTIFY")]));
     profile["listenerPath"] = json!(socket);
     profile["listenerMetadata"] = json!("husk-test-agent");
@@ -306,11 +374,16 @@ fn notify_agent_receives_the_state_and_answers_for_the_container() {
 
     let state = &report.state;
     assert!(
-        state["ociVersion"].as_str().is_some_and(|v| v.starts_with("1.")),
+        state["ociVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("1.")),
         "ociVersion: {state:#}"
     );
     assert_eq!(state["fds"], json!(["seccompFd"]), "{state:#}");
-    assert!(state["pid"].as_i64().is_some_and(|pid| pid > 0), "pid: {state:#}");
+    assert!(
+        state["pid"].as_i64().is_some_and(|pid| pid > 0),
+        "pid: {state:#}"
+    );
     assert_eq!(state["metadata"], "husk-test-agent", "{state:#}");
     assert_eq!(state["state"]["id"], id.as_str(), "{state:#}");
     assert_eq!(state["state"]["status"], "creating", "{state:#}");
@@ -327,7 +400,12 @@ fn engine_profile(path: &Path, capabilities: &[&str]) -> Option<Value> {
     let names = |rule: &Value, key: &str, list: &str| -> Vec<String> {
         rule[key][list]
             .as_array()
-            .map(|items| items.iter().filter_map(|item| item.as_str().map(str::to_string)).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| item.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let has_cap = |cap: &String| capabilities.contains(&cap.as_str());
@@ -339,28 +417,43 @@ fn engine_profile(path: &Path, capabilities: &[&str]) -> Option<Value> {
             let included_arches = names(rule, "includes", "arches");
             (included_arches.is_empty() || included_arches.iter().any(|arch| arch == "amd64"))
                 && names(rule, "includes", "caps").iter().all(has_cap)
-                && !names(rule, "excludes", "arches").iter().any(|arch| arch == "amd64")
+                && !names(rule, "excludes", "arches")
+                    .iter()
+                    .any(|arch| arch == "amd64")
                 && !names(rule, "excludes", "caps").iter().any(has_cap)
         })
         .cloned()
         .collect();
     let x86_64 = profile["archMap"]
         .as_array()
-        .and_then(|map| map.iter().find(|entry| entry["architecture"] == "SCMP_ARCH_X86_64"))
+        .and_then(|map| {
+            map.iter()
+                .find(|entry| entry["architecture"] == "SCMP_ARCH_X86_64")
+        })
         .expect("archMap has SCMP_ARCH_X86_64")
         .clone();
     let mut architectures = vec![x86_64["architecture"].clone()];
-    architectures.extend(x86_64["subArchitectures"].as_array().cloned().unwrap_or_default());
+    architectures.extend(
+        x86_64["subArchitectures"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    );
     profile["architectures"] = json!(architectures);
     profile["syscalls"] = json!(rules);
-    profile.as_object_mut().expect("profile object").remove("archMap");
+    profile
+        .as_object_mut()
+        .expect("profile object")
+        .remove("archMap");
     Some(profile)
 }
 
 /// Loads the engine's default profile from `path` (or skips, naming `package`) into a container
 /// with CAP_SYS_ADMIN, where ordinary programs must work and `swapoff` must be refused.
 fn assert_engine_profile_refuses_swapoff(path: &Path, package: &str) {
-    let Some(mut env) = writable_env() else { return };
+    let Some(mut env) = writable_env() else {
+        return;
+    };
     let mut capabilities: Vec<String> = env.config["process"]["capabilities"]["bounding"]
         .as_array()
         .expect("runc's default bounding set")
@@ -370,7 +463,10 @@ fn assert_engine_profile_refuses_swapoff(path: &Path, package: &str) {
     capabilities.push("CAP_SYS_ADMIN".to_string());
     let capabilities: Vec<&str> = capabilities.iter().map(String::as_str).collect();
     let Some(profile) = engine_profile(path, &capabilities) else {
-        eprintln!("skipped: {} missing (it comes with {package})", path.display());
+        eprintln!(
+            "skipped: {} missing (it comes with {package})",
+            path.display()
+        );
         return;
     };
     set_all_capabilities(&mut env, &capabilities);
@@ -397,7 +493,10 @@ fn assert_engine_profile_refuses_swapoff(path: &Path, package: &str) {
 
 #[test]
 fn podman_default_profile_refuses_swapoff_even_with_cap_sys_admin() {
-    assert_engine_profile_refuses_swapoff(Path::new(PODMAN_PROFILE), "golang-github-containers-common");
+    assert_engine_profile_refuses_swapoff(
+        Path::new(PODMAN_PROFILE),
+        "golang-github-containers-common",
+    );
 }
 
 #[test]

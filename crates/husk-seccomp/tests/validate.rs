@@ -250,7 +250,7 @@ fn conflicting_rules_are_caught_by_validate() {
 fn schema_enum(definition: &str) -> Vec<String> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/spec/schema/defs-linux.json"
+        "/../husk/tests/spec-schema/defs-linux.json"
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let defs: serde_json::Value = serde_json::from_str(&text).expect("defs-linux.json parses");

@@ -65,7 +65,7 @@ fn pure_v2() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
-/// A cgroup mount of this process: fstype, mount point, super options.
+/// A cgroup hierarchy mounted in this process's mount namespace.
 struct CgroupMount {
     version: Version,
     mount_point: PathBuf,
@@ -117,23 +117,41 @@ fn controller_mount(controller: &str) -> Option<CgroupMount> {
         .or_else(|| v2.into_iter().find(offers))
 }
 
-/// The cgroup of `pid` for `controller`, from `/proc/<pid>/cgroup`.
+/// Every cgroup `pid` is in, one per hierarchy, from `/proc/<pid>/cgroup`.
+fn memberships(pid: i32) -> Vec<(CgroupMount, PathBuf)> {
+    let membership = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let mut mounts = cgroup_mounts();
+    membership
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let (_, names, path) = (fields.next()?, fields.next()?, fields.next()?);
+            let index = mounts.iter().position(|mount| match mount.version {
+                Version::V1 => {
+                    !names.is_empty()
+                        && names
+                            .split(',')
+                            .all(|n| mount.controllers.iter().any(|c| c == n))
+                }
+                Version::V2 => names.is_empty(),
+            })?;
+            let mount = mounts.swap_remove(index);
+            let dir = mount.mount_point.join(path.trim_start_matches('/'));
+            Some((mount, dir))
+        })
+        .collect()
+}
+
+/// The cgroup of `pid` for `controller`.
 fn controller_dir(pid: i32, controller: &str) -> Option<ControllerDir> {
-    let mount = controller_mount(controller)?;
-    let membership = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    let path = membership.lines().find_map(|line| {
-        let mut fields = line.splitn(3, ':');
-        let (_, names, path) = (fields.next()?, fields.next()?, fields.next()?);
-        let matches = match mount.version {
-            Version::V1 => names.split(',').any(|name| name == controller),
-            Version::V2 => names.is_empty(),
-        };
-        matches.then(|| path.to_string())
-    })?;
-    Some(ControllerDir {
-        version: mount.version,
-        path: mount.mount_point.join(path.trim_start_matches('/')),
-    })
+    let wanted = controller_mount(controller)?;
+    memberships(pid)
+        .into_iter()
+        .find(|(mount, _)| mount.mount_point == wanted.mount_point)
+        .map(|(mount, path)| ControllerDir {
+            version: mount.version,
+            path,
+        })
 }
 
 #[track_caller]
@@ -248,21 +266,11 @@ impl CgroupDirGuard {
         self.0.borrow_mut().push(dir);
     }
 
-    /// Watches the cgroup `pid` is in, in every hierarchy, and its `levels - 1` nearest
+    /// Watches the cgroups `pid` is in, in every hierarchy, and their `levels - 1` nearest
     /// ancestors: where a runtime put a relative `cgroupsPath` of `levels` components.
-    fn watch_membership(&self, pid: i32, levels: usize) {
-        for mount in cgroup_mounts() {
-            let controller = match mount.version {
-                Version::V1 => mount.controllers.iter().find(|c| !c.contains('=') && *c != "rw"),
-                Version::V2 => None,
-            };
-            let dir = match controller {
-                Some(name) => controller_dir(pid, name),
-                None if mount.version == Version::V2 => controller_dir_v2(pid, &mount),
-                None => None,
-            };
-            let Some(dir) = dir else { continue };
-            for ancestor in dir.path.ancestors().take(levels) {
+    fn watch_memberships(&self, pid: i32, levels: usize) {
+        for (_, dir) in memberships(pid) {
+            for ancestor in dir.ancestors().take(levels) {
                 self.watch(ancestor.to_path_buf());
             }
         }
@@ -308,7 +316,9 @@ fn create_in(env: &TestEnv, cgroups_path: &str) -> Outcome {
 
 #[test]
 fn memory_cpu_and_pids_resources_are_written_to_the_cgroup() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     let v1 = !pure_v2();
     let mut memory = json!({"limit": 96 * MIB, "reservation": 48 * MIB, "swap": 160 * MIB});
     if v1 {
@@ -388,7 +398,9 @@ fn shown_weight(content: &str) -> String {
 
 #[test]
 fn blkio_weight_from_config_and_update_where_the_host_has_the_file() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     let pid = start_shell(&mut env, "exec sleep 1000");
     let Some(dir) = controller_dir(pid, "blkio").or_else(|| controller_dir(pid, "io")) else {
         eprintln!("skipped: no blkio/io controller on this host");
@@ -413,7 +425,9 @@ fn blkio_weight_from_config_and_update_where_the_host_has_the_file() {
 
 #[test]
 fn hugetlb_limit_is_written_where_the_controller_lives() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     let Some(mount) = controller_mount("hugetlb") else {
         eprintln!("skipped: no hugetlb controller");
         return;
@@ -443,7 +457,9 @@ fn hugetlb_limit_is_written_where_the_controller_lives() {
 
 #[test]
 fn deny_all_devices_allows_the_defaults_but_not_an_unlisted_device() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     // runc's spec already denies everything ("allow": false, "access": "rwm"); the node below
     // exists in the container but no rule allows it. 10:237 is /dev/loop-control, which opens
     // without privileges and is not among runc's default devices (/dev/net/tun is): any
@@ -477,7 +493,9 @@ fn deny_all_devices_allows_the_defaults_but_not_an_unlisted_device() {
 
 #[test]
 fn memory_hog_is_oom_killed_and_events_reports_it() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     link_applets(&env, &["dd"]);
     let shared = env.scratch("shared");
     env.add_bind_mount(&shared, "/shared");
@@ -537,7 +555,9 @@ fn memory_hog_is_oom_killed_and_events_reports_it() {
 
 #[test]
 fn fork_bomb_stops_at_pids_max() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     let shared = env.scratch("shared");
     env.add_bind_mount(&shared, "/shared");
     env.config["linux"]["resources"]["pids"] = json!({"limit": 12});
@@ -572,7 +592,9 @@ fn fork_bomb_stops_at_pids_max() {
 
 #[test]
 fn paused_container_does_not_run_until_resumed() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     let shared = env.scratch("shared");
     env.add_bind_mount(&shared, "/shared");
     link_applets(&env, &["mv"]);
@@ -606,7 +628,9 @@ fn paused_container_does_not_run_until_resumed() {
 
 #[test]
 fn ps_lists_the_host_pids_as_json_and_as_a_table() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     let shared = env.scratch("shared");
     env.add_bind_mount(&shared, "/shared");
     let pid = start_shell(
@@ -651,7 +675,9 @@ fn ps_lists_the_host_pids_as_json_and_as_a_table() {
 
 #[test]
 fn events_stats_prints_runcs_shape_quickly() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     env.config["linux"]["resources"]["pids"] = json!({"limit": 50});
     start_shell(&mut env, "exec sleep 1000");
     let id = env.id.clone();
@@ -674,7 +700,9 @@ fn events_stats_prints_runcs_shape_quickly() {
         "cpu.usage.total: {data}"
     );
     assert!(
-        data["memory"]["usage"]["usage"].as_u64().is_some_and(|u| u > 0),
+        data["memory"]["usage"]["usage"]
+            .as_u64()
+            .is_some_and(|u| u > 0),
         "memory.usage.usage: {data}"
     );
     assert_eq!(data["pids"]["current"], 1, "{data}");
@@ -688,7 +716,9 @@ fn events_stats_prints_runcs_shape_quickly() {
 
 #[test]
 fn update_from_stdin_file_and_flags_changes_the_files() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     env.config["linux"]["resources"]["memory"] = json!({"limit": 64 * MIB});
     env.config["linux"]["resources"]["pids"] = json!({"limit": 40});
     let pid = start_shell(&mut env, "exec sleep 1000");
@@ -763,7 +793,10 @@ fn update_from_stdin_file_and_flags_changes_the_files() {
             assert_eq!(cpu.read("cpu.cfs_period_us"), "80000");
         }
         Version::V2 => {
-            assert_eq!(cpu.read("cpu.weight"), weight_for_shares(262_144).to_string());
+            assert_eq!(
+                cpu.read("cpu.weight"),
+                weight_for_shares(262_144).to_string()
+            );
             assert_eq!(cpu.read("cpu.max"), "20000 80000");
         }
     }
@@ -772,7 +805,9 @@ fn update_from_stdin_file_and_flags_changes_the_files() {
 
 #[test]
 fn update_accepts_the_cpu_shares_spelling_too() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     if env.skip_for(RuntimeKind::Runc, "runc spells it --cpu-share only") {
         return;
     }
@@ -791,7 +826,9 @@ fn update_accepts_the_cpu_shares_spelling_too() {
 
 #[test]
 fn kill_all_signals_every_process() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     let shared = env.scratch("shared");
     env.add_bind_mount(&shared, "/shared");
     // As pid 1 of its namespace the shell only gets signals it handles: the trap proves the
@@ -830,30 +867,22 @@ fn kill_all_signals_every_process() {
 
 #[test]
 fn init_is_in_its_final_cgroup_when_create_returns() {
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     env.set_args(&["sleep", "1000"]);
     env.create().assert_success();
     let id = env.id.clone();
     let pid = init_pid(&env, &id);
-    let membership = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read cgroup");
-    let expected_suffix = format!("/{id}");
-    for controller in ["memory", "pids", "cpu", "cpuset", "devices", "freezer"] {
-        let Some(mount) = controller_mount(controller) else {
-            continue;
-        };
-        let line = membership
-            .lines()
-            .find(|line| {
-                let names = line.split(':').nth(1).unwrap_or_default();
-                match mount.version {
-                    Version::V1 => names.split(',').any(|name| name == controller),
-                    Version::V2 => names.is_empty(),
-                }
-            })
-            .unwrap_or_else(|| panic!("no {controller} line in {membership}"));
+    let memberships = memberships(pid);
+    assert!(!memberships.is_empty(), "pid {pid} has no cgroups");
+    // Every hierarchy, v1 named ones and the unified one of a hybrid host included.
+    for (mount, dir) in memberships {
         assert!(
-            line.ends_with(&expected_suffix),
-            "{controller}: {line} (all: {membership})"
+            dir.ends_with(&id),
+            "in {}: {}",
+            mount.mount_point.display(),
+            dir.display()
         );
     }
 }
@@ -864,8 +893,12 @@ fn delete_removes_the_cgroups_it_made_and_nothing_else() {
     let guard = CgroupDirGuard::default();
     guard.watch_everywhere(&format!("{outer}/sibling"));
     guard.watch_everywhere(&format!("{outer}/made/leaf"));
-    let Some(mut env) = TestEnv::new() else { return };
-    // A parent the test owns, with a sibling cgroup the container must not touch.
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    // A parent the test owns, with a sibling cgroup the container must not touch. On v1 its
+    // cpuset is left unconfigured (empty cpus/mems, as mkdir makes it): the runtime must fill
+    // the levels below it from above, as runc does.
     let mounts = cgroup_mounts();
     for mount in &mounts {
         fs::create_dir_all(mount.mount_point.join(&outer).join("sibling"))
@@ -876,7 +909,10 @@ fn delete_removes_the_cgroups_it_made_and_nothing_else() {
     let id = env.id.clone();
     let pid = init_pid(&env, &id);
     let memory = require_dir(pid, "memory");
-    assert!(memory.path.ends_with(format!("{outer}/made/leaf")), "{memory:?}");
+    assert!(
+        memory.path.ends_with(format!("{outer}/made/leaf")),
+        "{memory:?}"
+    );
 
     env.invoke(&["delete", "--force", &id]).assert_success();
     for mount in &mounts {
@@ -886,7 +922,10 @@ fn delete_removes_the_cgroups_it_made_and_nothing_else() {
             "{} left behind",
             outer_dir.join("made/leaf").display()
         );
-        assert!(outer_dir.join("sibling").is_dir(), "sibling removed in {outer_dir:?}");
+        assert!(
+            outer_dir.join("sibling").is_dir(),
+            "sibling removed in {outer_dir:?}"
+        );
         if runtime().kind == RuntimeKind::Husk {
             // runc leaves intermediate directories it created; husk removes them.
             assert!(
@@ -902,11 +941,14 @@ fn delete_removes_the_cgroups_it_made_and_nothing_else() {
 fn relative_cgroups_path_is_nested_and_removed() {
     let relative = format!("husk-it-rel-{}/inner", std::process::id());
     let guard = CgroupDirGuard::default();
-    let Some(mut env) = TestEnv::new() else { return };
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
     env.set_args(&["sleep", "1000"]);
     create_in(&env, &relative).assert_success();
     let id = env.id.clone();
     let pid = init_pid(&env, &id);
+    guard.watch_memberships(pid, relative.split('/').count());
     let mut dirs = Vec::new();
     for controller in ["memory", "pids", "cpu"] {
         let dir = require_dir(pid, controller);
@@ -921,8 +963,6 @@ fn relative_cgroups_path_is_nested_and_removed() {
                 "{dir:?}"
             );
         }
-        guard.watch(dir.path.parent().unwrap().to_path_buf());
-        guard.watch(dir.path.clone());
         dirs.push(dir.path);
     }
     env.invoke(&["delete", "--force", &id]).assert_success();

@@ -60,9 +60,9 @@ fn add_user_namespace(env: &mut TestEnv) {
 }
 
 /// `name: outcome` for each failed outcome, to report them all at once.
-fn failures<'a>(outcomes: impl IntoIterator<Item = (String, &'a Outcome)>) -> Vec<String> {
+fn failures(outcomes: &[(String, Outcome)]) -> Vec<String> {
     outcomes
-        .into_iter()
+        .iter()
         .filter(|(_, outcome)| !outcome.success())
         .map(|(name, outcome)| {
             format!("{name}: exit {:?}: {}", outcome.code, outcome.stderr.trim())
@@ -140,11 +140,7 @@ fn every_advertised_mount_option_is_accepted() {
         let id = format!("{}-{number}", env.id);
         outcomes.push((option.clone(), env.run_with(&id, &[], None)));
     }
-    let refused = failures(
-        outcomes
-            .iter()
-            .map(|(option, outcome)| (option.clone(), outcome)),
-    );
+    let refused = failures(&outcomes);
     assert!(
         refused.is_empty(),
         "advertised mount options refused:\n{}",
@@ -325,11 +321,7 @@ fn every_advertised_seccomp_action_and_operator_loads() {
         outcomes.push((name, env.run_with(&id, &[], None)));
     }
     let connections = agent.join().expect("agent thread");
-    let refused = failures(
-        outcomes
-            .iter()
-            .map(|(name, outcome)| (name.clone(), outcome)),
-    );
+    let refused = failures(&outcomes);
     assert!(
         refused.is_empty(),
         "advertised seccomp features refused:\n{}",

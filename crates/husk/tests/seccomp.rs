@@ -1,8 +1,8 @@
 //! `linux.seccomp` applied by the runtime to real containers (config-linux.md "Seccomp"): each
 //! action as busybox sees it, argument conditions, both loading points (with and without
 //! `noNewPrivileges`, as root and as an unprivileged user), `exec`'d processes, a NOTIFY agent
-//! answering over the listener socket, and podman's default profile. The filter semantics
-//! themselves are covered in crates/husk-seccomp/tests/kernel.rs.
+//! answering over the listener socket, and the podman and Docker default profiles. The filter
+//! semantics themselves are covered in crates/husk-seccomp/tests/kernel.rs.
 
 mod common;
 

@@ -129,9 +129,9 @@ for error in errors:
 sys.exit(1 if errors else 0)
 "#;
 
-    /// The spec's schema directory: `shared/` lies beside the repository.
+    /// The spec's features schemas, vendored with the tests.
     fn schema_dir() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/schema")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/spec-schema")
     }
 
     #[test]

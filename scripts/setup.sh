@@ -2,7 +2,7 @@
 # Installs what building and testing husk needs on Debian 12, as root.
 # Idempotent: only missing packages are installed.
 set -euo pipefail
-packages=(busybox-static libseccomp-dev pkg-config gcc runc crun hyperfine time jq tmux util-linux iproute2 python3-jsonschema podman conmon catatonit procps)
+packages=(busybox-static libseccomp-dev pkg-config gcc runc crun hyperfine time jq tmux util-linux iproute2 python3-jsonschema podman conmon catatonit procps containerd docker.io tini)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

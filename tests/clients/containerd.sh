@@ -50,6 +50,7 @@ cleanup() {
     remove_cgroup_tree "$namespace"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 # run_task ID [ctr run flags...] -- COMMAND...: a foreground `ctr run --rm`.
 run_task() {

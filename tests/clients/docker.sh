@@ -56,6 +56,7 @@ cleanup() {
     remove_cgroup_tree "$cgroup_parent"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 # start_dockerd EXTRA_JSON: dockerd configured by daemon.json (merged with
 # EXTRA_JSON), on the private containerd.

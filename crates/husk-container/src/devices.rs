@@ -1,8 +1,9 @@
 //! The device-cgroup rules a container gets: the config's own rules, then
 //! access to the devices every container has (runtime-linux.md default
-//! devices, ptys) and to the devices listed in `linux.devices`, as runc does.
-//! Without these, a config that denies all devices (as `husk spec` and every
-//! high-level runtime write) could not use `/dev/null`.
+//! devices, ptys), as runc does. Without these, a config that denies all
+//! devices (as `husk spec` and every high-level runtime write) could not use
+//! `/dev/null`. Devices of `linux.devices` get no rule of their own: the
+//! config allows them explicitly (as podman, Docker and CRI-O do) or not.
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources, Spec};
 
@@ -39,15 +40,6 @@ pub fn effective_resources(spec: &Spec) -> Option<LinuxResources> {
         return Some(resources);
     }
     rules.extend(DEFAULT_ALLOWED.iter().map(|&(t, maj, min, access)| rule(t, maj, min, access)));
-    for dev in linux.devices().as_deref().unwrap_or_default() {
-        let typ = match dev.typ() {
-            LinuxDeviceType::U => LinuxDeviceType::C,
-            t => t,
-        };
-        if typ != LinuxDeviceType::P {
-            rules.push(rule(typ, Some(dev.major()), Some(dev.minor()), "rwm"));
-        }
-    }
     resources.set_devices(Some(rules));
     Some(resources)
 }
@@ -70,6 +62,6 @@ mod tests {
         assert!(!rules[0].allow());
         assert!(rules.iter().skip(1).all(|r| r.allow()));
         assert!(rules.iter().any(|r| r.major() == Some(1) && r.minor() == Some(3)));
-        assert!(rules.iter().any(|r| r.major() == Some(10) && r.minor() == Some(229)));
+        assert!(!rules.iter().any(|r| r.major() == Some(10) && r.minor() == Some(229)), "linux.devices are not allowed implicitly");
     }
 }

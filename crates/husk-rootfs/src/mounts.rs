@@ -367,6 +367,9 @@ impl<'a> Entry<'a> {
                 mount_fs(source, &target, fstype, self.opts.ms_flags, &data.join(","))
                     .during(&self.field, "mount", self.dest)?;
             }
+            Err(Errno::NODEV) => {
+                return Err(Error::invalid(&self.field, format!("filesystem type {fstype:?} is not known to the kernel")))
+            }
             Err(errno) => return Err(Error::syscall(&self.field, "mount", self.dest, errno)),
         }
         if !self.opts.tmpcopyup && self.opts.recursive_attr.is_empty() && self.opts.propagation.is_empty() {

@@ -175,7 +175,8 @@ pub(crate) fn cpu(dir: &Path, c: &LinuxCpu) -> Result<(), Error> {
 }
 
 pub(crate) fn io(dir: &Path, b: &LinuxBlockIo) -> Result<(), Error> {
-    if b.leaf_weight().is_some()
+    // 0 means "not set", as on v1 (Docker sends it when --blkio-weight is not given).
+    if b.leaf_weight().is_some_and(|w| w != 0)
         || b.weight_device()
             .iter()
             .flatten()
@@ -193,7 +194,7 @@ pub(crate) fn io(dir: &Path, b: &LinuxBlockIo) -> Result<(), Error> {
     } else {
         ("io.weight", blkio_weight_to_io_weight)
     };
-    if let Some(w) = b.weight() {
+    if let Some(w) = b.weight().filter(|&w| w != 0) {
         require_file(
             dir,
             file,

@@ -19,8 +19,11 @@ pub enum Error {
     #[error("exec: {program:?}: executable file not found in $PATH")]
     NotInPath { program: String },
 
-    /// `process.args[0]` (or its `$PATH` match) cannot be executed.
-    #[error("exec: {program:?}: {path}: {source}")]
+    /// `process.args[0]` (or its `$PATH` match) cannot be executed. The
+    /// cause is spelled as Go spells errnos ("no such file or directory",
+    /// "permission denied"): podman and Docker map those phrases to exit
+    /// statuses 127 and 126.
+    #[error("exec: {program:?}: {path}: {}", errno_text(source))]
     NotExecutable { program: String, path: PathBuf, source: io::Error },
 
     /// `execve` itself failed.
@@ -54,4 +57,13 @@ impl Error {
     pub(crate) fn terminal(what: impl Into<String>, source: impl Into<io::Error>) -> Self {
         Error::Terminal { what: what.into(), source: source.into() }
     }
+}
+
+/// The kernel's text for an errno, lowercase and without Rust's
+/// "(os error N)" suffix: the form runc's messages have.
+fn errno_text(e: &io::Error) -> String {
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }

@@ -55,7 +55,7 @@ root="$work/initramfs"
 mkdir -p "$root/bin" "$root/mod" "$root/proc" "$root/sys" "$root/dev" "$root/newroot"
 cp /bin/busybox "$root/bin/busybox"
 cp "$work/tests" "$root/tests"
-echo "export HUSK_CHECKER=$checker" >"$root/environment"
+printf 'export HUSK_CHECKER=%s\nHUSK_REPO=%s\n' "$checker" "$repo" >"$root/environment"
 for module in virtio_pci virtio_blk 9pnet_virtio 9p; do
     modprobe -S "$kver" --show-depends "$module" | sed -n 's/^insmod \([^ ]*\).*/\1/p'
 done | awk '!seen[$0]++' >"$work/modules"
@@ -73,6 +73,11 @@ $bb mount -t sysfs sysfs /sys
 $bb mount -t devtmpfs devtmpfs /dev
 for ko in $($bb cat /mod/order); do $bb insmod "/mod/$ko" || echo "insmod $ko failed"; done
 $bb mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=524288 hostroot /newroot
+. /environment
+# The tmpfs mounts below would hide a checkout under /tmp or /run: keep it
+# reachable at its own path, where the test binaries expect it.
+$bb mkdir -p /repo
+$bb mount --bind "/newroot$HUSK_REPO" /repo
 $bb mount -t proc proc /newroot/proc
 $bb mount -t sysfs sysfs /newroot/sys
 $bb mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup
@@ -80,7 +85,8 @@ $bb mount -t devtmpfs devtmpfs /newroot/dev
 $bb mount -t tmpfs tmpfs /newroot/tmp
 $bb mount -t tmpfs tmpfs /newroot/run
 $bb mount -t hugetlbfs hugetlbfs /newroot/dev/hugepages 2>/dev/null
-. /environment
+$bb mkdir -p "/newroot$HUSK_REPO" 2>/dev/null
+$bb mount --bind /repo "/newroot$HUSK_REPO"
 status=0
 for test in $($bb cat /tests); do
     echo "=== $test"

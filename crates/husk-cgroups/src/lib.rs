@@ -281,7 +281,7 @@ impl Cgroup {
                     Err(e) => Err(Error::Signal {
                         pid,
                         signal,
-                        source: e.into(),
+                        source: e,
                     }),
                 }
             })

@@ -176,16 +176,7 @@ pub(crate) fn cpu(dir: &Path, c: &LinuxCpu) -> Result<(), Error> {
             &v.to_string(),
         )?;
     }
-    if let Some(v) = c.idle() {
-        require_file(
-            dir,
-            "cpu.idle",
-            "linux.resources.cpu.idle",
-            "SCHED_IDLE groups",
-        )?;
-        write("linux.resources.cpu.idle", dir, "cpu.idle", &v.to_string())?;
-    }
-    Ok(())
+    cpu_idle(dir, c)
 }
 
 pub(crate) fn cpuset(dir: &Path, c: &LinuxCpu) -> Result<(), Error> {
@@ -278,6 +269,15 @@ pub(crate) fn blkio(dir: &Path, b: &LinuxBlockIo) -> Result<(), Error> {
                 &format!("{}:{} {}", t.major(), t.minor(), t.rate()),
             )?;
         }
+    }
+    Ok(())
+}
+
+/// `cpu.idle`, the same file in v1 (5.15+) and v2.
+pub(crate) fn cpu_idle(dir: &Path, c: &LinuxCpu) -> Result<(), Error> {
+    if let Some(v) = c.idle() {
+        require_file(dir, "cpu.idle", "linux.resources.cpu.idle", "SCHED_IDLE groups")?;
+        write("linux.resources.cpu.idle", dir, "cpu.idle", &v.to_string())?;
     }
     Ok(())
 }

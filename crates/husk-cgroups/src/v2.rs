@@ -11,7 +11,7 @@ use crate::resources::{
     blkio_weight_to_io_weight, check_before_update, memory_swap,
     shares_to_weight, swap_only, throttle_lists,
 };
-use crate::v1::require_file;
+use crate::v1::{cpu_idle, require_file};
 use crate::Error;
 
 fn no_v2_equivalent(field: &str, why: &str) -> Error {
@@ -162,16 +162,7 @@ pub(crate) fn cpu(dir: &Path, c: &LinuxCpu) -> Result<(), Error> {
             &v.to_string(),
         )?;
     }
-    if let Some(v) = c.idle() {
-        require_file(
-            dir,
-            "cpu.idle",
-            "linux.resources.cpu.idle",
-            "SCHED_IDLE groups",
-        )?;
-        write("linux.resources.cpu.idle", dir, "cpu.idle", &v.to_string())?;
-    }
-    Ok(())
+    cpu_idle(dir, c)
 }
 
 pub(crate) fn io(dir: &Path, b: &LinuxBlockIo) -> Result<(), Error> {

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::ops::{status_of, Status};
 use crate::state::{State, StateRoot};
 
-fn cgroup<'a>(state: &'a State) -> Result<&'a husk_cgroups::Cgroup> {
+fn cgroup(state: &State) -> Result<&husk_cgroups::Cgroup> {
     state.cgroup.as_ref().ok_or_else(|| Error::Unsupported { field: "linux.cgroupsPath", msg: "the container has no cgroup".into() })
 }
 

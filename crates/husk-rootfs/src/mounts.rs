@@ -102,9 +102,12 @@ pub(crate) fn check(index: usize, mount: &Mount, has_user_ns: bool) -> Result<Mo
     match (mount.uid_mappings(), mount.gid_mappings()) {
         (Some(_), None) => return Err(Error::invalid(field, "uidMappings given without gidMappings")),
         (None, Some(_)) => return Err(Error::invalid(field, "gidMappings given without uidMappings")),
-        // Mappings without idmap/ridmap: honoured as a plain idmap rather
-        // than ignored.
-        (Some(_), Some(_)) if opts.idmap.is_none() => opts.idmap = Some(false),
+        // The spec wants the option so that older runtimes cannot silently
+        // ignore the mappings; guessing between idmap and ridmap would hide
+        // a config mistake.
+        (Some(_), Some(_)) if opts.idmap.is_none() => {
+            return Err(Error::invalid(field, "uidMappings/gidMappings need the \"idmap\" or \"ridmap\" option"))
+        }
         (Some(_), Some(_)) | (None, None) => {}
     }
     if opts.idmap.is_some() && mount.uid_mappings().is_none() && !has_user_ns {
@@ -641,7 +644,7 @@ mod tests {
         mapped.set_gid_mappings(Some(vec![map]));
         check(0, &mapped, false).unwrap();
         mapped.set_options(Some(vec!["rbind".into()]));
-        assert_eq!(check(0, &mapped, false).unwrap().idmap, Some(false));
+        assert!(error(&mapped, false).contains("need the \"idmap\" or \"ridmap\" option"));
     }
 
     #[test]

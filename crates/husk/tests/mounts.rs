@@ -739,7 +739,7 @@ fn ridmap_maps_submounts_and_idmap_only_the_top() {
 }
 
 #[test]
-fn mount_mappings_without_the_idmap_option_are_not_ignored() {
+fn mount_mappings_without_the_idmap_option_are_refused() {
     let Some(mut env) = TestEnv::new() else {
         return;
     };
@@ -750,8 +750,13 @@ fn mount_mappings_without_the_idmap_option_are_not_ignored() {
     files_owned_by_0_and_5(&source);
     use_user_namespace(&mut env, 100000);
     add_idmapped_bind(&mut env, &source, "/implicit", &["bind"]);
-    let values = env.check(&["stat", "/implicit/owned-by-5"]);
-    assert_eq!(owners(&values), [("15".to_string(), "15".to_string())]);
+    let before = host_mountinfo();
+    env.create()
+        .assert_failure()
+        .assert_error_mentions("/implicit")
+        .assert_error_mentions("idmap");
+    env.assert_nothing_left(&env.id);
+    assert_eq!(host_mountinfo(), before);
 }
 
 #[test]

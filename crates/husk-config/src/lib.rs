@@ -136,6 +136,12 @@ pub fn parse_process(origin: &Path, text: &[u8]) -> Result<(oci_spec::runtime::P
     Ok((process, warnings))
 }
 
+/// Checks a process given on its own (as `exec` runs it) against the spec's
+/// rules and what husk supports.
+pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), ConfigError> {
+    validate::validate_process(process)
+}
+
 /// Checks the MUSTs of the spec that the types alone do not enforce.
 pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
     validate_with_warnings(spec).map(drop)

@@ -49,6 +49,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<Executed> {
         other => return Err(Error::WrongState { op: "exec in", id: opts.id.clone(), status: other.as_str() }),
     }
     let process = &opts.process;
+    husk_config::validate_process(process)?;
     let mut notices: Vec<crate::Notice> = husk_process::validate(process)?.into_iter().map(crate::Notice::Warning).collect();
     let terminal = process.terminal().unwrap_or(false);
     crate::create::check_terminal_options(terminal, opts.console_socket.is_some(), opts.foreground)?;

@@ -252,6 +252,15 @@ fn exec_that_cannot_start_fails_with_a_clear_error() {
     exec(&env, &["--tty", "--detach"], &["true"])
         .assert_failure()
         .assert_error_mentions("console");
+    if !env.skip_for(RuntimeKind::Runc, "runc applies LSM labels where the host has them") {
+        // No AppArmor or SELinux support in husk: an error, never ignored.
+        exec(&env, &["--apparmor", "some-profile"], &["true"])
+            .assert_failure()
+            .assert_error_mentions("apparmorProfile");
+        exec(&env, &["--process-label", "system_u:system_r:container_t:s0"], &["true"])
+            .assert_failure()
+            .assert_error_mentions("selinuxLabel");
+    }
     assert_eq!(
         env.status(&env.id),
         "running",

@@ -18,6 +18,13 @@ use oci_spec::runtime::{Hook, Spec};
 
 use crate::{ConfigError, Warning, OCI_VERSION_MAX, OCI_VERSION_MIN};
 
+/// A process given on its own (`exec`): its own rules and the fields husk
+/// cannot apply.
+pub(crate) fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), ConfigError> {
+    process::check(process)?;
+    unsupported::check_process(process)
+}
+
 pub(crate) fn validate_spec(spec: &Spec, warnings: &mut Vec<Warning>) -> Result<(), ConfigError> {
     check_version(spec.version())?;
     check_root(spec)?;

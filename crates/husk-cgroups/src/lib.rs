@@ -170,6 +170,38 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Adds `pid` to an existing sub-cgroup of the container (`exec --cgroup`):
+    /// `sub` is a path relative to the container's cgroup, in every hierarchy,
+    /// or `controller:path` for the v1 hierarchy of one controller.
+    pub fn add_process_to(&self, pid: i32, sub: &str) -> Result<(), Error> {
+        let field = "--cgroup";
+        let (controller, relative) = match sub.split_once(':') {
+            Some((c, p)) if self.mode != Mode::V2 => (Some(c), p),
+            Some(_) => return Err(Error::Invalid { field: field.into(), reason: format!("{sub:?}: cgroup v2 has no per-controller paths") }),
+            None => (None, sub),
+        };
+        let relative = Path::new(relative);
+        if relative.as_os_str().is_empty()
+            || relative.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(Error::Invalid { field: field.into(), reason: format!("{sub:?} is not a path inside the container's cgroup") });
+        }
+        // The named hierarchies get the sub-cgroup, the others the container's own.
+        let v1 = self.v1.iter().map(|d| (&d.path, controller.is_none_or(|c| d.controllers.iter().any(|k| k == c))));
+        let unified = self.unified.iter().map(|u| (&u.path, controller.is_none()));
+        let dirs: Vec<PathBuf> = v1.chain(unified).map(|(d, sub)| if sub { d.join(relative) } else { d.clone() }).collect();
+        if !self.v1.iter().any(|d| controller.is_none_or(|c| d.controllers.iter().any(|k| k == c))) && controller.is_some() {
+            return Err(Error::Invalid { field: field.into(), reason: format!("{sub:?}: no such controller in the container's cgroups") });
+        }
+        for dir in &dirs {
+            if !dir.is_dir() {
+                return Err(Error::Invalid { field: field.into(), reason: format!("sub-cgroup {} does not exist", dir.display()) });
+            }
+            write(field, dir, "cgroup.procs", &pid.to_string())?;
+        }
+        Ok(())
+    }
+
     /// Hands the v2 cgroup to the container's user (spec "Cgroup ownership"):
     /// the directory and the files listed in /sys/kernel/cgroup/delegate.
     /// Does nothing on v1 and hybrid hosts, where delegation is not secure

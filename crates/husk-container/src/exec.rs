@@ -22,6 +22,8 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
+    /// A sub-cgroup of the container's to run in (`--cgroup`).
+    pub sub_cgroup: Option<String>,
     /// Keep the pty master for a foreground proxy.
     pub foreground: bool,
 }
@@ -59,7 +61,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<Executed> {
     let (parent, child) = sync::pair().map_err(|e| Error::sys("socketpair", e))?;
     let husk_binary = crate::exe_guard::FileId::husk_binary().map_err(|e| Error::sys("stat /proc/self/exe", e))?;
     let affinity = process.exec_cpu_affinity().as_ref();
-    let cgroup_dir = state.cgroup.as_ref().and_then(|c| c.unified_dir());
+    let cgroup_dir = state.cgroup.as_ref().filter(|_| opts.sub_cgroup.is_none()).and_then(|c| c.unified_dir());
     let spawned = spawn::fork(&plan, cgroup_dir.as_ref().map(|f| f.as_fd()), &child, affinity.and_then(|a| a.initial().as_deref()))?;
     let (first, direct, placed) = match spawned {
         Spawned::Child => run_child(spec, process, &child, console_socket, opts.preserve_fds, husk_binary),
@@ -71,7 +73,10 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<Executed> {
     let pid = spawn::finish(&parent, (first, direct), &plan, spec, |pid| started.0 = Some(pid))?;
     if !placed {
         if let Some(cg) = &state.cgroup {
-            cg.add_process(pid)?;
+            match &opts.sub_cgroup {
+                Some(sub) => cg.add_process_to(pid, sub)?,
+                None => cg.add_process(pid)?,
+            }
         }
     }
     parent.send(&Msg::InitPid(pid)).map_err(|e| Error::sys("sending to the process", e))?;

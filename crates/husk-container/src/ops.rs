@@ -174,18 +174,24 @@ fn stop(state: &State) -> Result<()> {
     wait_gone(state, Duration::from_secs(10))
 }
 
+/// Waits until the init has exited, or is exiting: as the init of a pid
+/// namespace it only finishes once its parent-less peers are reaped by
+/// their parents, which may be waiting for us.
 fn wait_gone(state: &State, limit: Duration) -> Result<()> {
     let Some(pidfd) = state.init.pidfd() else { return Ok(()) };
-    let ts = Timespec { tv_sec: limit.as_secs() as i64, tv_nsec: 0 };
-    loop {
+    let step = Timespec { tv_sec: 0, tv_nsec: 10_000_000 };
+    let deadline = std::time::Instant::now() + limit;
+    while state.init.is_alive() {
+        if std::time::Instant::now() > deadline {
+            return Err(Error::Init(format!("process {} did not exit after SIGKILL", state.init.pid)));
+        }
         let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
-        match poll(&mut fds, Some(&ts)) {
-            Ok(0) => return Err(Error::Init(format!("process {} did not exit after SIGKILL", state.init.pid))),
-            Ok(_) => return Ok(()),
-            Err(rustix::io::Errno::INTR) => continue,
+        match poll(&mut fds, Some(&step)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(Error::sys("waiting for the container to exit", e)),
         }
     }
+    Ok(())
 }
 
 /// Deletes a stopped container (or, with `force`, any container), removing

@@ -17,8 +17,15 @@ pub struct ProcessIdentity {
 struct Stat {
     comm: String,
     state: u8,
+    /// `PF_*` flags of the task.
+    flags: u64,
     start_time: u64,
 }
+
+/// The task is exiting: it has been killed and runs no more user code, even
+/// while (as the init of a pid namespace) it waits for the namespace's other
+/// processes to be reaped by their parents.
+const PF_EXITING: u64 = 0x4;
 
 fn stat(pid: i32) -> Option<Stat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -27,9 +34,10 @@ fn stat(pid: i32) -> Option<Stat> {
     let rest = &text[text.rfind(')')? + 2..];
     let mut fields = rest.split(' ');
     let state = fields.next()?.bytes().next()?;
-    // `rest` starts at field 3 (state); start time is field 22.
-    let start_time = fields.nth(18)?.parse().ok()?;
-    Some(Stat { comm, state, start_time })
+    // `rest` starts at field 3 (state); flags are field 9, start time field 22.
+    let flags = fields.nth(5)?.parse().ok()?;
+    let start_time = fields.nth(12)?.parse().ok()?;
+    Some(Stat { comm, state, flags, start_time })
 }
 
 impl ProcessIdentity {
@@ -42,10 +50,13 @@ impl ProcessIdentity {
     }
 
     /// True while the recorded process exists and has not exited: a zombie
-    /// waiting for its parent to reap it counts as stopped.
+    /// waiting for its parent to reap it, or a process already exiting,
+    /// counts as stopped.
     pub fn is_alive(&self) -> bool {
         self.pid > 0
-            && matches!(stat(self.pid), Some(s) if s.start_time == self.start_time && !matches!(s.state, b'Z' | b'X' | b'x'))
+            && matches!(stat(self.pid), Some(s) if s.start_time == self.start_time
+                && !matches!(s.state, b'Z' | b'X' | b'x')
+                && s.flags & PF_EXITING == 0)
     }
 
     /// True when the process exited without ever executing another program:

@@ -982,3 +982,32 @@ fn systemd_cgroup_flag_gives_a_clear_error_and_leaves_nothing() {
         .assert_error_mentions("systemd");
     env.assert_nothing_left(&env.id);
 }
+
+#[test]
+fn exec_cgroup_runs_the_process_in_a_sub_cgroup() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    let pid = start_shell(&mut env, "sleep 1000");
+    let id = env.id.clone();
+    let memory = require_dir(pid, "memory");
+    let sub = memory.path.join("exec-sub");
+    fs::create_dir(&sub).expect("create the sub-cgroup");
+    // cgroup v2 takes a plain path; v1 (here) names the controller.
+    let target = if pure_v2() { "exec-sub" } else { "memory:exec-sub" };
+    let pid_file = env.scratch("exec").join("pid");
+    env.invoke(&["exec", "--detach", "--cgroup", target, "--pid-file", pid_file.to_str().unwrap(), &id, "sleep", "1000"])
+        .assert_success();
+    let exec_pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    assert_eq!(require_dir(exec_pid, "memory").path, sub);
+    env.invoke(&["exec", "--cgroup", "no-such-sub", &id, "true"])
+        .assert_failure()
+        .assert_error_mentions("no-such-sub");
+    env.invoke(&["delete", "--force", &id]).assert_success();
+    // The exec'd process was reparented to us: reap it, or the init (pid 1
+    // of the namespace) cannot finish exiting.
+    wait_for_child(exec_pid);
+    wait_for_child(pid);
+    assert!(!sub.exists(), "the container's cgroup, sub-cgroups included, is removed");
+    env.assert_nothing_left(&id);
+}

@@ -51,7 +51,7 @@ pub struct Args {
     /// Return once the process runs
     #[arg(short = 'd', long)]
     pub detach: bool,
-    /// Run in a sub-cgroup of the container (cgroup v2)
+    /// Run in an existing sub-cgroup of the container: PATH, or CONTROLLER:PATH on cgroup v1
     #[arg(long)]
     pub cgroup: Option<String>,
     /// Allow exec in a paused container
@@ -63,9 +63,6 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> CmdResult {
-    if let Some(cgroup) = &args.cgroup {
-        return Err(format!("--cgroup {cgroup}: running exec'd processes in a sub-cgroup is not supported by husk").into());
-    }
     let process = build_process(ctx, &args)?;
     let opts = husk_container::ExecOptions {
         id: args.id.clone(),
@@ -74,6 +71,7 @@ pub fn run(ctx: &Context, args: Args) -> CmdResult {
         console_socket: args.console_socket.clone(),
         preserve_fds: args.preserve_fds,
         ignore_paused: args.ignore_paused,
+        sub_cgroup: args.cgroup.clone(),
         foreground: !args.detach,
     };
     // In the foreground, signals are captured before the process runs.

@@ -3,7 +3,8 @@
 # TCG: KVM is unreliable nested; Debian's distribution kernel), shares the host's /
 # read-only over 9p as the guest's root, gives it a scratch disk for block I/O
 # limits, mounts cgroup2 at /sys/fs/cgroup, and runs test binaries built here
-# on the host: the husk-cgroups crate's tests and husk's CLI cgroup suite
+# on the host: the husk-cgroups crate's tests, husk's CLI cgroup suite and its
+# exec suite
 # (crates/husk/tests/cgroups.rs, which finds the husk binary through the path
 # cargo baked in at build time; that path exists in the guest because the
 # host's / is its root). Exits non-zero when any test fails.
@@ -40,7 +41,7 @@ test_binaries() {
         jq -r 'select(.reason == "compiler-artifact" and .profile.test == true) | .executable // empty'
 }
 test_binaries -p husk-cgroups >"$work/crate-tests"
-test_binaries -p husk --test cgroups >"$work/cli-tests"
+test_binaries -p husk --test cgroups --test exec >"$work/cli-tests"
 # A failed build shows as a missing binary (the pipeline's status is jq's).
 [ -s "$work/crate-tests" ] && [ -s "$work/cli-tests" ] ||
     { echo "run-v2.sh: the test binaries were not built" >&2; exit 2; }

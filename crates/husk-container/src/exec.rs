@@ -194,6 +194,9 @@ impl Plan {
             let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| Error::path("opening", &path, e))?;
             joins.push((ns.typ(), fd));
         }
-        Ok(Plan::from_joins(joins))
+        let root_path = format!("/proc/{init_pid}/root");
+        let root = rustix::fs::open(&root_path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::path("opening", &root_path, e))?;
+        Ok(Plan { root: Some(root), ..Plan::from_joins(joins) })
     }
 }

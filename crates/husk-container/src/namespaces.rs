@@ -36,6 +36,10 @@ pub struct Plan {
     pub new: u64,
     /// Namespaces to enter, opened by the parent (their paths are host paths).
     pub joins: Vec<Join>,
+    /// For `exec`: the root directory of the container's init, taken after
+    /// joining its mount namespace. Joining only sets the namespace's own
+    /// root, which is not the container's when husk itself runs chrooted.
+    pub root: Option<OwnedFd>,
 }
 
 pub fn flag(kind: LinuxNamespaceType) -> u64 {
@@ -66,7 +70,7 @@ impl Plan {
     pub fn from_joins(joins: Vec<(LinuxNamespaceType, OwnedFd)>) -> Plan {
         let mut joins: Vec<Join> = joins.into_iter().map(|(kind, fd)| Join { kind, fd }).collect();
         joins.sort_by_key(|j| JOIN_ORDER.iter().position(|k| *k == j.kind));
-        Plan { new: 0, joins }
+        Plan { new: 0, joins, root: None }
     }
 
     pub fn creates(&self, kind: LinuxNamespaceType) -> bool {
@@ -93,6 +97,10 @@ impl Plan {
     pub fn enter(&self) -> std::io::Result<()> {
         for join in &self.joins {
             move_into_link_name_space(join.fd.as_fd(), Some(link_type(join.kind)))?;
+        }
+        if let Some(root) = &self.root {
+            rustix::process::fchdir(root)?;
+            rustix::process::chroot(".")?;
         }
         let flags = UnshareFlags::from_bits_retain((self.new & !flag(LinuxNamespaceType::Cgroup)) as u32);
         // SAFETY: the process is single-threaded and about to fork its init;

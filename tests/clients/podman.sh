@@ -469,9 +469,16 @@ scenario_nothing_left_behind() {
     lib_expect_eq "containers in $runtime_name's state dir" "$left" 0
     left=$(find /sys/fs/cgroup/ -maxdepth 3 -path "*$cgroup_parent/libpod-*" -type d | wc -l)
     lib_expect_eq "container cgroups" "$left" 0
-    left=0
-    for pid in $(pgrep -x conmon); do
-        [ "$(readlink "/proc/$pid/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ] && left=$((left + 1))
+    # conmon exits on its own once it has recorded its container's exit;
+    # under load that can take a few seconds after `rm`.
+    local deadline=$((SECONDS + 20))
+    while :; do
+        left=0
+        for pid in $(pgrep -x conmon); do
+            [ "$(readlink "/proc/$pid/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ] && left=$((left + 1))
+        done
+        [ "$left" -eq 0 ] || [ "$SECONDS" -ge "$deadline" ] && break
+        sleep 0.2
     done
     lib_expect_eq "conmon processes" "$left" 0
 }

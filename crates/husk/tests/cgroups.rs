@@ -1011,3 +1011,40 @@ fn exec_cgroup_runs_the_process_in_a_sub_cgroup() {
     assert!(!sub.exists(), "the container's cgroup, sub-cgroups included, is removed");
     env.assert_nothing_left(&id);
 }
+
+#[test]
+fn cpu_burst_idle_and_realtime_are_written_where_the_host_has_them() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    let mut cpu = json!({"quota": 50000, "period": 100000, "burst": 20000});
+    let host_cpu = controller_mount("cpu").expect("a cpu controller");
+    let realtime = host_cpu.version == Version::V1 && host_cpu.mount_point.join("cpu.rt_runtime_us").exists();
+    if realtime {
+        cpu["realtimePeriod"] = json!(1_000_000);
+        cpu["realtimeRuntime"] = json!(10_000);
+    }
+    env.config["linux"]["resources"]["cpu"] = cpu;
+    let pid = start_shell(&mut env, "exec sleep 1000");
+    let dir = require_dir(pid, "cpu");
+    assert_eq!(dir.read_either("cpu.cfs_burst_us", "cpu.max.burst"), "20000");
+    if realtime {
+        assert_eq!(dir.read("cpu.rt_period_us"), "1000000");
+        assert_eq!(dir.read("cpu.rt_runtime_us"), "10000");
+    } else {
+        eprintln!("note: no real-time group scheduling on this host, realtime unchecked");
+    }
+
+    // cpu.idle is its own config (SCHED_IDLE groups), on the same file in v1 and v2.
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    env.config["linux"]["resources"]["cpu"] = json!({"idle": 1});
+    let pid = start_shell(&mut env, "exec sleep 1000");
+    let dir = require_dir(pid, "cpu");
+    if dir.has("cpu.idle") {
+        assert_eq!(dir.read("cpu.idle"), "1");
+    } else {
+        eprintln!("note: no cpu.idle on this kernel, idle unchecked");
+    }
+}

@@ -141,8 +141,7 @@ fn start_of_a_stopped_container_is_refused() {
     };
     env.set_args(&["true"]);
     let id = env.id.clone();
-    env.create().assert_success();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let pid = env.create_init();
     env.start(&id).assert_success();
     assert_eq!(wait_for_child(pid), 0);
     env.start(&id).assert_failure();
@@ -171,8 +170,7 @@ fn kill_of_a_stopped_container_says_not_running() {
     };
     env.set_args(&["true"]);
     let id = env.id.clone();
-    env.create().assert_success();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let pid = env.create_init();
     env.start(&id).assert_success();
     assert_eq!(wait_for_child(pid), 0);
     env.kill(&id, "KILL")

@@ -214,8 +214,7 @@ fn poststop_runs_on_delete_of_a_created_container() {
         "poststop": [logging_hook("/bin/sh", log_dir.to_str().unwrap(), "poststop")],
     });
     let id = env.id.clone();
-    env.create().assert_success();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let pid = env.create_init();
     env.invoke(&["delete", "--force", &id]).assert_success();
     wait_for_child(pid);
     assert_eq!(hook_order(&log_dir), ["poststop"]);
@@ -234,8 +233,7 @@ fn failing_start_container_hook_stops_the_container_before_the_program_runs() {
         "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 1"]}],
     });
     let id = env.id.clone();
-    env.create().assert_success();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let pid = env.create_init();
     // The hook runs in the init after `start` released it, so `start` itself may already have
     // returned successfully (runc's does); the program must not run either way.
     env.start(&id);

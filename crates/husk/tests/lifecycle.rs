@@ -329,8 +329,7 @@ fn delete_force_removes_a_running_container() {
     };
     env.set_args(&["sleep", "1000"]);
     let id = env.id.clone();
-    env.create().assert_success();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let pid = env.create_init();
     env.start(&id).assert_success();
     env.invoke(&["delete", "--force", &id]).assert_success();
     assert_eq!(wait_for_child(pid), 128 + 9);
@@ -344,8 +343,7 @@ fn delete_short_force_flag_removes_a_created_container() {
     };
     env.set_args(&["sleep", "1000"]);
     let id = env.id.clone();
-    env.create().assert_success();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let pid = env.create_init();
     env.invoke(&["delete", "-f", &id]).assert_success();
     wait_for_child(pid);
     env.assert_nothing_left(&id);
@@ -592,8 +590,7 @@ fn kill_of_a_created_container_stops_it_without_running_the_program() {
     };
     let marker = marker_then_sleep(&mut env);
     let id = env.id.clone();
-    env.create().assert_success();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let pid = env.create_init();
     env.kill(&id, "KILL").assert_success();
     assert_eq!(wait_for_child(pid), 128 + 9);
     assert_eq!(env.status(&id), "stopped");

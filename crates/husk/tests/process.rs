@@ -216,8 +216,7 @@ fn user_namespace_maps_container_root_to_a_host_uid() {
         .retain(|mount| mount["type"] != "cgroup");
     env.set_args(&["sleep", "1000"]);
     let id = env.id.clone();
-    env.create().assert_success();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let pid = env.create_init();
     let uid_map = fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
     let gid_map = fs::read_to_string(format!("/proc/{pid}/gid_map")).unwrap();
     let fields = |map: &str| {

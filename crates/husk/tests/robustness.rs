@@ -61,8 +61,7 @@ fn concurrent_starts_run_the_program_once() {
     env.add_bind_mount(log.parent().unwrap(), "/runs");
     env.set_args(&["sh", "-c", "echo ran >> /runs/log; sleep 1000"]);
     let id = env.id.clone();
-    env.create().assert_success();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let pid = env.create_init();
     let outcomes: Vec<bool> = std::thread::scope(|s| {
         let starts: Vec<_> = (0..2).map(|_| s.spawn(|| husk(&env.root, &["start", &id]).status.success())).collect();
         starts.into_iter().map(|t| t.join().unwrap()).collect()
@@ -89,8 +88,7 @@ fn state_reads_stay_consistent_while_the_container_changes() {
     };
     env.set_args(&["sleep", "1000"]);
     let id = env.id.clone();
-    env.create().assert_success();
-    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let pid = env.create_init();
     env.start(&id).assert_success();
     let root = env.root.clone();
     std::thread::scope(|s| {

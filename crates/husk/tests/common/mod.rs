@@ -454,6 +454,14 @@ impl TestEnv {
         outcome
     }
 
+    /// Creates the test's container (which must succeed) and returns its
+    /// init's pid.
+    #[track_caller]
+    pub fn create_init(&self) -> i32 {
+        self.create().assert_success();
+        self.state(&self.id)["pid"].as_i64().expect("state.pid") as i32
+    }
+
     pub fn create(&self) -> Outcome {
         self.create_with(&self.id, &[])
     }

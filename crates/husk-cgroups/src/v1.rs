@@ -133,20 +133,7 @@ pub(crate) fn cpu(dir: &Path, c: &LinuxCpu) -> Result<(), Error> {
             &v.to_string(),
         )?;
     }
-    if let Some(v) = c.burst() {
-        require_file(
-            dir,
-            "cpu.cfs_burst_us",
-            "linux.resources.cpu.burst",
-            "CFS bandwidth burst",
-        )?;
-        write(
-            "linux.resources.cpu.burst",
-            dir,
-            "cpu.cfs_burst_us",
-            &v.to_string(),
-        )?;
-    }
+    cpu_burst(dir, c, "cpu.cfs_burst_us")?;
     // The runtime may not exceed the period, so the period goes first.
     if let Some(v) = c.realtime_period() {
         require_file(
@@ -269,6 +256,15 @@ pub(crate) fn blkio(dir: &Path, b: &LinuxBlockIo) -> Result<(), Error> {
                 &format!("{}:{} {}", t.major(), t.minor(), t.rate()),
             )?;
         }
+    }
+    Ok(())
+}
+
+/// `cpu.burst`, in `file` (`cpu.cfs_burst_us` on v1, `cpu.max.burst` on v2).
+pub(crate) fn cpu_burst(dir: &Path, c: &LinuxCpu, file: &str) -> Result<(), Error> {
+    if let Some(v) = c.burst() {
+        require_file(dir, file, "linux.resources.cpu.burst", "CFS bandwidth burst")?;
+        write("linux.resources.cpu.burst", dir, file, &v.to_string())?;
     }
     Ok(())
 }

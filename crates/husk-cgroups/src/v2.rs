@@ -11,7 +11,7 @@ use crate::resources::{
     blkio_weight_to_io_weight, check_before_update, memory_swap,
     shares_to_weight, swap_only, throttle_lists,
 };
-use crate::v1::{cpu_idle, require_file};
+use crate::v1::{cpu_burst, cpu_idle, require_file};
 use crate::Error;
 
 fn no_v2_equivalent(field: &str, why: &str) -> Error {
@@ -148,20 +148,7 @@ pub(crate) fn cpu(dir: &Path, c: &LinuxCpu) -> Result<(), Error> {
         };
         write(field, dir, "cpu.max", &format!("{quota} {period}"))?;
     }
-    if let Some(v) = c.burst() {
-        require_file(
-            dir,
-            "cpu.max.burst",
-            "linux.resources.cpu.burst",
-            "CFS bandwidth burst",
-        )?;
-        write(
-            "linux.resources.cpu.burst",
-            dir,
-            "cpu.max.burst",
-            &v.to_string(),
-        )?;
-    }
+    cpu_burst(dir, c, "cpu.max.burst")?;
     cpu_idle(dir, c)
 }
 

@@ -32,8 +32,9 @@ impl FileId {
 
 /// Makes husk non-dumpable before it deals with a container, so that a
 /// container process sharing its pid namespace cannot open
-/// `/proc/<husk>/exe` without CAP_SYS_PTRACE; its children inherit this
-/// until they execute their program.
+/// `/proc/<husk>/exe` without CAP_SYS_PTRACE; the processes it forks into
+/// the container inherit this (it belongs to the address space) until they
+/// execute their program.
 pub fn hide_husk() -> Result<()> {
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(|e| Error::sys("prctl(PR_SET_DUMPABLE)", e))

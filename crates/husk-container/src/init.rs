@@ -135,15 +135,11 @@ fn setup(a: &InitArgs<'_>) -> Result<(husk_process::ExecPlan, i32)> {
     Ok((plan, host_pid))
 }
 
-/// The first steps of every process husk starts in a container: become
-/// non-dumpable (no process in the container may ptrace us or open our
-/// /proc entries, and so husk's binary, until execve), then wait until the
-/// parent has placed us. Returns our host pid.
-/// Also returns the mounts the parent prepared for us (idmapped mounts of a
-/// container with its own user namespace).
+/// The first step of every process husk starts in a container (already
+/// non-dumpable like husk, see `exe_guard::hide_husk`): wait until the parent
+/// has placed us. Returns our host pid and the mounts the parent prepared for
+/// us (idmapped mounts of a container with its own user namespace).
 pub(crate) fn begin(channel: &Channel) -> Result<(i32, Vec<OwnedFd>)> {
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .map_err(|e| Error::sys("prctl(PR_SET_DUMPABLE)", e))?;
     let host_pid = host_pid(channel)?;
     let mut mounts = Vec::new();
     loop {

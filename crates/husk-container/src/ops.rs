@@ -105,7 +105,6 @@ pub fn start(root: &StateRoot, id: &str) -> Result<()> {
     let mut state = dir.load()?;
     match status_of(&state) {
         Status::Created => {}
-        Status::Stopped => return Err(Error::WrongState { op: "start", id: id.into(), status: "stopped" }),
         other => return Err(Error::WrongState { op: "start", id: id.into(), status: other.as_str() }),
     }
     let fifo_path = dir.fifo_path();

@@ -351,15 +351,8 @@ fn every_advertised_capability_can_be_requested() {
         .filter(|cap| host_bounding.contains(cap))
         .collect();
     grantable.sort();
-    for set in [
-        "bounding",
-        "effective",
-        "permitted",
-        "inheritable",
-        "ambient",
-    ] {
-        env.config["process"]["capabilities"][set] = json!(grantable);
-    }
+    let names: Vec<&str> = grantable.iter().map(String::as_str).collect();
+    env.set_all_capabilities(&names);
     env.set_args(&["/bin/husk-checker", "caps"]);
     let outcome = env.run();
     outcome.assert_success();

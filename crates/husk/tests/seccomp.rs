@@ -81,19 +81,6 @@ fn assert_output_contains(outcome: &Outcome, needle: &str) {
     );
 }
 
-/// Every capability set of the config set to `caps`.
-fn set_all_capabilities(env: &mut TestEnv, caps: &[&str]) {
-    for set in [
-        "bounding",
-        "effective",
-        "permitted",
-        "inheritable",
-        "ambient",
-    ] {
-        env.config["process"]["capabilities"][set] = json!(caps);
-    }
-}
-
 #[test]
 fn errno_action_reaches_busybox_with_and_without_no_new_privileges() {
     let Some(mut env) = writable_env() else {
@@ -469,7 +456,7 @@ fn assert_engine_profile_refuses_swapoff(path: &Path, package: &str) {
         );
         return;
     };
-    set_all_capabilities(&mut env, &capabilities);
+    env.set_all_capabilities(&capabilities);
     // Both containers share the rootfs: each makes its own directory.
     let script = |dir: &str| {
         format!(

@@ -57,7 +57,8 @@ fn socket_activation_fds() -> u32 {
     }
 }
 
-fn absolute(p: &std::path::Path) -> PathBuf {
+/// Paths given relative to the caller's cwd, made independent of it.
+pub(super) fn absolute(p: &std::path::Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 

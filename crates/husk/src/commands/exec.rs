@@ -67,7 +67,7 @@ pub fn run(ctx: &Context, args: Args) -> CmdResult {
     let opts = husk_container::ExecOptions {
         id: args.id.clone(),
         process,
-        pid_file: args.pid_file.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+        pid_file: args.pid_file.as_deref().map(super::create::absolute),
         console_socket: args.console_socket.clone(),
         preserve_fds: args.preserve_fds,
         ignore_paused: args.ignore_paused,

@@ -320,6 +320,13 @@ impl TestEnv {
         path
     }
 
+    /// Sets every capability set of the process to `caps`.
+    pub fn set_all_capabilities(&mut self, caps: &[&str]) {
+        for set in ["bounding", "effective", "permitted", "inheritable", "ambient"] {
+            self.config["process"]["capabilities"][set] = json!(caps);
+        }
+    }
+
     /// Sets `process.args`.
     pub fn set_args(&mut self, args: &[&str]) {
         self.config["process"]["args"] = json!(args);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing husk needs on Debian 12, as root.
-# Idempotent: only missing packages are installed. (tests/vm/run-v2.sh
+# Idempotent: only missing packages are installed. (tests/vm/run.sh
 # installs the VM's own needs: qemu-system-x86, linux-image-amd64.)
 set -euo pipefail
 # Build and integration tests, and podman (whose recommended helpers its suite uses).

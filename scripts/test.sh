@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of husk, as root (they run real containers): unit tests and
 # the integration suites in real containers, the cgroup suites again in a pure
-# cgroup v2 VM, the config fuzzer, and the podman, containerd and Docker suites.
+# cgroup v2 VM and a pure cgroup v1 VM, the config fuzzer, and the podman, containerd and Docker suites.
 # Every step runs even when an earlier one failed; the exit status says
 # whether all passed.
 set -uo pipefail
@@ -22,7 +22,8 @@ step "checker" env RUSTFLAGS="-C target-feature=+crt-static" cargo build --relea
 export HUSK_CHECKER="$PWD/target/static/x86_64-unknown-linux-gnu/release/husk-checker"
 step "build" cargo build --workspace --all-targets
 step "cargo test" cargo test --workspace --no-fail-fast -- --test-threads="${HUSK_TEST_THREADS:-2}"
-step "cgroup v2 VM" bash tests/vm/run-v2.sh
+step "cgroup v2 VM" bash tests/vm/run.sh v2
+step "cgroup v1 VM" bash tests/vm/run.sh v1
 step "config fuzzing" cargo run --release --manifest-path fuzz/Cargo.toml --target-dir target/fuzz -- --seconds 20
 for client in podman containerd docker; do
     step "$client suite" bash "tests/clients/$client.sh" "$PWD/target/debug/husk"

@@ -10,8 +10,8 @@
 //! hugetlb) through v2 files.
 //!
 //! Tests: `cargo test -p husk-cgroups` as root exercises the host's kernel
-//! (tests/kernel.rs); `tests/vm/run-v2.sh` runs the same binaries in a VM
-//! with pure cgroup v2.
+//! (tests/kernel.rs); `tests/vm/run.sh v2|v1` runs the same binaries in VMs
+//! with pure cgroup v2 and pure (co-mounted) cgroup v1.
 
 mod devices;
 mod error;
@@ -45,6 +45,10 @@ const DEFAULT_PARENT: &str = "husk";
 /// How long to wait for the freezer, and for exiting processes to leave a
 /// cgroup before it can be removed.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `kill_all` tries to freeze before signalling anyway: a task that
+/// cannot freeze is waiting in the kernel (for memory, under a disabled OOM
+/// killer, say), where it cannot fork either, and the signal is what frees it.
+const KILL_FREEZE_TIMEOUT: Duration = Duration::from_millis(100);
 const POLL_INTERVAL: Duration = Duration::from_millis(2);
 /// v2 controllers enabled for statistics even when no resource asks for them.
 const STATS_CONTROLLERS: [&str; 6] = ["cpu", "cpuset", "io", "memory", "pids", "hugetlb"];
@@ -237,9 +241,21 @@ impl Cgroup {
     }
 
     /// Freezes every process of the container and waits until the kernel
-    /// reports the cgroup frozen.
+    /// reports the cgroup frozen. When it does not get there, the cgroup is
+    /// thawed again: a failed pause leaves the container running, not half
+    /// frozen.
     pub fn freeze(&self) -> Result<(), Error> {
-        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let frozen = self.freeze_within(SETTLE_TIMEOUT);
+        if frozen.is_err() {
+            // The freeze error is the one to report; should the thaw fail
+            // too, `state` shows the container as paused, and resume retries.
+            let _ = self.thaw();
+        }
+        frozen
+    }
+
+    fn freeze_within(&self, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
         match self.freezer()? {
             Location::V1(dir) => loop {
                 // Writing again nudges tasks that were forking during the first attempt.
@@ -247,12 +263,12 @@ impl Cgroup {
                 if read("freeze", dir, "freezer.state")?.trim() == "FROZEN" {
                     return Ok(());
                 }
-                wait_or_timeout(deadline, dir, "freeze")?;
+                wait_or_timeout(deadline, timeout, dir, "freeze")?;
             },
             Location::V2(dir) => {
                 write("freeze", dir, "cgroup.freeze", "1")?;
                 while keyed(&read("freeze", dir, "cgroup.events")?, "frozen") != Some(1) {
-                    wait_or_timeout(deadline, dir, "freeze")?;
+                    wait_or_timeout(deadline, timeout, dir, "freeze")?;
                 }
                 Ok(())
             }
@@ -302,7 +318,10 @@ impl Cgroup {
         }
         let frozen = self.freezer().is_ok();
         if frozen {
-            self.freeze()?;
+            match self.freeze_within(KILL_FREEZE_TIMEOUT) {
+                Ok(()) | Err(Error::Timeout { .. }) => {}
+                Err(other) => return Err(other),
+            }
         }
         let sent = self.pids().and_then(|pids| {
             pids.into_iter().try_for_each(|pid| {
@@ -847,12 +866,17 @@ fn rmdir_waiting(dir: &Path) -> Result<(), Error> {
     }
 }
 
-fn wait_or_timeout(deadline: Instant, dir: &Path, goal: &'static str) -> Result<(), Error> {
+fn wait_or_timeout(
+    deadline: Instant,
+    timeout: Duration,
+    dir: &Path,
+    goal: &'static str,
+) -> Result<(), Error> {
     if Instant::now() >= deadline {
         return Err(Error::Timeout {
             path: dir.to_owned(),
             goal,
-            ms: SETTLE_TIMEOUT.as_millis() as u64,
+            ms: timeout.as_millis() as u64,
         });
     }
     std::thread::sleep(POLL_INTERVAL);

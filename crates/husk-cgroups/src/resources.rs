@@ -3,11 +3,11 @@
 use std::path::Path;
 
 use oci_spec::runtime::{
-    LinuxBlockIo, LinuxMemory, LinuxRdma, LinuxResources, LinuxThrottleDevice,
+    LinuxBlockIo, LinuxMemory, LinuxRdma, LinuxResources, LinuxThrottleDevice, LinuxWeightDevice,
 };
 
 use crate::devices::parse_rules;
-use crate::fsutil::{parse_u64, read};
+use crate::fsutil::{parse_u64, read, write};
 use crate::Error;
 
 /// `checkBeforeUpdate`: refuse a limit below the current usage instead of
@@ -53,14 +53,43 @@ pub(crate) fn hugetlb_file_size<'a>(field: &str, page_size: &'a str) -> Result<&
     }
 }
 
-/// One line of `rdma.max` (same format on v1 and v2).
+/// One line of `rdma.max` (same format on v1 and v2). Only the limits set are
+/// written: the kernel keeps the others (`max` in a new cgroup), so that an
+/// `update` of one limit leaves the other alone.
 pub(crate) fn rdma_line(device: &str, l: &LinuxRdma) -> String {
-    let limit = |v: Option<u32>| v.map_or_else(|| "max".to_owned(), |v| v.to_string());
-    format!(
-        "{device} hca_handle={} hca_object={}",
-        limit(l.hca_handles()),
-        limit(l.hca_objects())
-    )
+    let mut line = device.to_owned();
+    for (key, value) in [("hca_handle", l.hca_handles()), ("hca_object", l.hca_objects())] {
+        if let Some(value) = value {
+            line.push_str(&format!(" {key}={value}"));
+        }
+    }
+    line
+}
+
+/// Writes one `blockIO.weightDevice` weight. The kernel refuses (EOPNOTSUPP) a
+/// device whose I/O scheduler keeps no weights: say so, rather than the errno.
+pub(crate) fn write_device_weight(
+    field: &str,
+    dir: &Path,
+    file: &str,
+    device: &LinuxWeightDevice,
+    weight: u64,
+) -> Result<(), Error> {
+    let (major, minor) = (device.major(), device.minor());
+    write(field, dir, file, &format!("{major}:{minor} {weight}")).map_err(|error| match error {
+        Error::Write { source, .. } if source.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+            Error::Unsupported {
+                field: field.to_owned(),
+                reason: format!(
+                    "block device {major}:{minor} takes no weight through {}: its I/O scheduler \
+                     is not BFQ (/sys/dev/block/{major}:{minor}/queue/scheduler), or, for \
+                     io.weight, the cost model is not enabled for it (io.cost.qos)",
+                    dir.join(file).display()
+                ),
+            }
+        }
+        other => other,
+    })
 }
 
 /// The four throttle lists as (config name, v1 file stem, entries).
@@ -312,12 +341,11 @@ mod tests {
     }
 
     #[test]
-    fn rdma_lines_leave_unset_limits_at_max() {
+    fn rdma_lines_name_only_the_limits_set() {
         let l: LinuxRdma = serde_json::from_str(r#"{"hcaObjects": 1000}"#).unwrap();
-        assert_eq!(
-            rdma_line("mlx4_0", &l),
-            "mlx4_0 hca_handle=max hca_object=1000"
-        );
+        assert_eq!(rdma_line("mlx4_0", &l), "mlx4_0 hca_object=1000");
+        let l: LinuxRdma = serde_json::from_str(r#"{"hcaHandles": 2, "hcaObjects": 9}"#).unwrap();
+        assert_eq!(rdma_line("mlx4_0", &l), "mlx4_0 hca_handle=2 hca_object=9");
     }
 
     #[test]

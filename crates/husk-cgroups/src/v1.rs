@@ -10,6 +10,7 @@ use crate::devices::DeviceRule;
 use crate::fsutil::{exists, parse_u64, read, write};
 use crate::resources::{
     check_before_update, hugetlb_file_size, memory_swap, rdma_line, throttle_lists,
+    write_device_weight,
    
 };
 use crate::Error;
@@ -223,12 +224,7 @@ pub(crate) fn blkio(dir: &Path, b: &LinuxBlockIo) -> Result<(), Error> {
             let field = format!("linux.resources.blockIO.weightDevice[{i}].weight");
             let file = format!("{weight_prefix}.weight_device");
             require_file(dir, &file, &field, "per-device I/O weight (CFQ or BFQ)")?;
-            write(
-                &field,
-                dir,
-                &file,
-                &format!("{}:{} {w}", d.major(), d.minor()),
-            )?;
+            write_device_weight(&field, dir, &file, d, w.into())?;
         }
         if let Some(w) = d.leaf_weight() {
             let field = format!("linux.resources.blockIO.weightDevice[{i}].leafWeight");

@@ -9,7 +9,7 @@ use crate::devices::{program, DeviceRule};
 use crate::fsutil::{exists, parse_u64, read, write};
 use crate::resources::{
     blkio_weight_to_io_weight, check_before_update, memory_swap,
-    shares_to_weight, swap_only, throttle_lists,
+    shares_to_weight, swap_only, throttle_lists, write_device_weight,
 };
 use crate::v1::{cpu_burst, cpu_idle, require_file};
 use crate::Error;
@@ -195,12 +195,7 @@ pub(crate) fn io(dir: &Path, b: &LinuxBlockIo) -> Result<(), Error> {
                 &field,
                 "proportional I/O weight (io.weight or BFQ)",
             )?;
-            write(
-                &field,
-                dir,
-                file,
-                &format!("{}:{} {}", d.major(), d.minor(), convert(w)),
-            )?;
+            write_device_weight(&field, dir, file, d, convert(w))?;
         }
     }
     for (name, stem, list) in throttle_lists(b) {

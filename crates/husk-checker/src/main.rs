@@ -35,7 +35,8 @@ probes with one argument:
   stat PATH       existence, type, mode, owner, device numbers (lstat)
   open-write PATH whether PATH can be opened for writing
   read PATH       content of PATH (newlines escaped)
-  chdir PATH      whether chdir(PATH) works, and the resulting cwd";
+  chdir PATH      whether chdir(PATH) works, and the resulting cwd
+  touch-memory MIB allocates MIB MiB and writes every page from user space";
 
 const ALL_PROBES: &[&str] = &[
     "caps",

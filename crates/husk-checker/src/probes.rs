@@ -70,6 +70,7 @@ pub fn with_argument(name: &str) -> Option<fn(&str, &mut Lines)> {
         "open-write" => Some(open_write),
         "read" => Some(read),
         "chdir" => Some(chdir),
+        "touch-memory" => Some(touch_memory),
         _ => None,
     }
 }
@@ -412,6 +413,22 @@ fn chdir(path: &str, lines: &mut Lines) {
         "ok".to_string()
     });
     cwd(lines);
+}
+
+/// Allocates MIB mebibytes and writes to every page from user space: over a memory cgroup's
+/// limit such a fault waits for (or dies by) the OOM handling, where a write by the kernel
+/// (`read` into the buffer) would fail with an errno instead.
+fn touch_memory(mebibytes: &str, lines: &mut Lines) {
+    let Ok(size) = mebibytes.parse::<usize>().map(|m| m << 20) else {
+        lines.push(format!("touched=error:{mebibytes:?} is not a number of MiB"));
+        return;
+    };
+    let mut buffer = vec![0u8; size];
+    for page in buffer.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    std::hint::black_box(&buffer);
+    lines.push(format!("touched={mebibytes}"));
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 //! `ps`, `events`, `update`, `kill --all`, `delete` and `cgroupsPath` handling.
 //!
 //! Works on cgroup v1 (hybrid hosts included: hugetlb may live on the unified hierarchy) and on
-//! pure cgroup v2 (`tests/vm/run-v2.sh` runs this suite in a v2 VM). Every file is located
-//! through `/proc/<pid>/cgroup` and `/proc/self/mountinfo`, never assumed.
+//! pure cgroup v2: `tests/vm/run.sh v2` and `tests/vm/run.sh v1` run this suite in VMs with
+//! those layouts, a BFQ-scheduled disk and an RDMA device. Every file is located through
+//! `/proc/<pid>/cgroup` and `/proc/self/mountinfo`, never assumed.
 
 mod common;
 
@@ -63,6 +64,19 @@ impl ControllerDir {
 /// True on a host with only cgroup v2 (no v1 controller hierarchy).
 fn pure_v2() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// Notes that this host lacks `feature` (`what`), so that a test checks less; fails instead
+/// where the host is known to have it (`HUSK_TEST_EXPECT`, a comma-separated list that
+/// `tests/vm/run.sh` sets), so that a regression cannot hide behind a skip.
+#[track_caller]
+fn host_lacks(feature: &str, what: &str) {
+    let expected = std::env::var("HUSK_TEST_EXPECT").unwrap_or_default();
+    assert!(
+        !expected.split(',').any(|f| f == feature),
+        "{what}, but HUSK_TEST_EXPECT says this host has {feature}"
+    );
+    eprintln!("note: {what}");
 }
 
 /// A cgroup hierarchy mounted in this process's mount namespace.
@@ -373,17 +387,30 @@ fn memory_cpu_and_pids_resources_are_written_to_the_cgroup() {
     assert_eq!(require_dir(pid, "pids").read("pids.max"), "77");
 }
 
-/// The weight file of the container's block I/O cgroup and the value `weight` shows as there,
-/// or `None` when the host's I/O scheduler offers no weight.
-fn weight_file(dir: &ControllerDir, weight: u64) -> Option<(&'static str, String)> {
-    let candidates: [(&str, String); 4] = [
-        ("blkio.weight", weight.to_string()),
-        ("blkio.bfq.weight", weight.to_string()),
-        ("io.bfq.weight", weight.to_string()),
+/// Where a block I/O cgroup shows proportional weights: the file of the default weight, the
+/// file of per-device weights, and how a configured weight (10..1000) shows there.
+struct WeightFiles {
+    default: &'static str,
+    per_device: &'static str,
+    shown: fn(u64) -> String,
+}
+
+/// The weight files of the container's block I/O cgroup, or `None` when the host's I/O
+/// scheduler offers no weight.
+fn weight_files(dir: &ControllerDir) -> Option<WeightFiles> {
+    let as_is = |weight: u64| weight.to_string();
+    let candidates = [
+        WeightFiles { default: "blkio.weight", per_device: "blkio.weight_device", shown: as_is },
+        WeightFiles { default: "blkio.bfq.weight", per_device: "blkio.bfq.weight_device", shown: as_is },
+        WeightFiles { default: "io.bfq.weight", per_device: "io.bfq.weight", shown: as_is },
         // io.weight (iocost) has the 1..10000 range: runc converts from 10..1000.
-        ("io.weight", (1 + (weight - 10) * 9999 / 990).to_string()),
+        WeightFiles {
+            default: "io.weight",
+            per_device: "io.weight",
+            shown: |weight| (1 + (weight - 10) * 9999 / 990).to_string(),
+        },
     ];
-    candidates.into_iter().find(|(file, _)| dir.has(file))
+    candidates.into_iter().find(|files| dir.has(files.default))
 }
 
 /// The last number in a weight file (`300`, or `default 300` for bfq).
@@ -396,6 +423,18 @@ fn shown_weight(content: &str) -> String {
         .to_string()
 }
 
+/// `major:minor` of a whole disk of this host (not a loop, RAM or zram device), if any.
+fn some_disk() -> Option<String> {
+    let mut disks: Vec<_> = fs::read_dir("/sys/block")
+        .ok()?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| !["loop", "ram", "zram"].iter().any(|p| name.starts_with(p)))
+        .collect();
+    disks.sort();
+    let dev = fs::read_to_string(format!("/sys/block/{}/dev", disks.first()?)).ok()?;
+    Some(dev.trim().to_string())
+}
+
 #[test]
 fn blkio_weight_from_config_and_update_where_the_host_has_the_file() {
     let Some(mut env) = TestEnv::new() else {
@@ -403,24 +442,60 @@ fn blkio_weight_from_config_and_update_where_the_host_has_the_file() {
     };
     let pid = start_shell(&mut env, "exec sleep 1000");
     let Some(dir) = controller_dir(pid, "blkio").or_else(|| controller_dir(pid, "io")) else {
-        eprintln!("skipped: no blkio/io controller on this host");
+        host_lacks("blkio-weight", "no blkio/io controller: skipped");
         return;
     };
-    let Some((file, expected)) = weight_file(&dir, 300) else {
-        eprintln!("skipped: no block I/O weight file (I/O scheduler without weights)");
+    let Some(files) = weight_files(&dir) else {
+        host_lacks("blkio-weight", "no block I/O weight file (I/O scheduler without weights): skipped");
         return;
     };
     env.invoke(&["update", "--blkio-weight", "300", &env.id])
         .assert_success();
-    assert_eq!(shown_weight(&dir.read(file)), expected, "{file}");
+    assert_eq!(shown_weight(&dir.read(files.default)), (files.shown)(300), "{}", files.default);
 
     let mut configured = TestEnv::new().expect("root");
     configured.config["linux"]["resources"]["blockIO"] = json!({"weight": 300});
+    let disk = some_disk().filter(|disk| device_takes_weights(&files, disk));
+    if let Some((major, minor)) = disk.as_deref().and_then(|disk| disk.split_once(':')) {
+        configured.config["linux"]["resources"]["blockIO"]["weightDevice"] = json!([{
+            "major": major.parse::<i64>().expect("major"),
+            "minor": minor.parse::<i64>().expect("minor"),
+            "weight": 500,
+        }]);
+    }
     let pid = start_shell(&mut configured, "exec sleep 1000");
     let dir = controller_dir(pid, "blkio")
         .or_else(|| controller_dir(pid, "io"))
         .expect("block I/O cgroup");
-    assert_eq!(shown_weight(&dir.read(file)), expected, "{file}");
+    assert_eq!(shown_weight(&dir.read(files.default)), (files.shown)(300), "{}", files.default);
+    let Some(disk) = disk else {
+        host_lacks("blkio-weight-device", "no disk whose scheduler takes weights: weightDevice unchecked");
+        return;
+    };
+    let per_device = dir.read(files.per_device);
+    let expected = format!("{disk} {}", (files.shown)(500));
+    assert!(
+        per_device.lines().any(|line| line == expected),
+        "{}: {per_device:?}, expected a line {expected:?}",
+        files.per_device
+    );
+}
+
+/// Whether the kernel takes per-device weights for `disk` (`major:minor`) through `files`:
+/// BFQ's only when BFQ schedules the disk, the cost model's only when it is enabled there.
+fn device_takes_weights(files: &WeightFiles, disk: &str) -> bool {
+    if files.per_device.contains("bfq") {
+        fs::read_to_string(format!("/sys/dev/block/{disk}/queue/scheduler"))
+            .is_ok_and(|scheduler| scheduler.contains("[bfq]"))
+    } else if files.per_device == "io.weight" {
+        controller_mount("io").is_some_and(|mount| {
+            fs::read_to_string(mount.mount_point.join("io.cost.qos")).is_ok_and(|qos| {
+                qos.lines().any(|line| line.starts_with(&format!("{disk} enable=1")))
+            })
+        })
+    } else {
+        true
+    }
 }
 
 #[test]
@@ -1047,4 +1122,230 @@ fn cpu_burst_idle_and_realtime_are_written_where_the_host_has_them() {
     } else {
         eprintln!("note: no cpu.idle on this kernel, idle unchecked");
     }
+}
+
+/// Leaf weights were CFQ's, and CFQ left the kernel in 5.0: no kernel husk runs on has them.
+#[test]
+fn blkio_leaf_weight_is_refused_by_name_where_the_kernel_lacks_it() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    if env.skip_for(RuntimeKind::Runc, "runc reports the missing file, not the field") {
+        return;
+    }
+    let has_leaf_weight = controller_mount("blkio")
+        .is_some_and(|m| m.version == Version::V1 && m.mount_point.join("blkio.leaf_weight").exists());
+    if has_leaf_weight {
+        eprintln!("skipped: this kernel still has CFQ leaf weights");
+        return;
+    }
+    env.config["linux"]["resources"]["blockIO"] = json!({"leafWeight": 500});
+    let id = env.id.clone();
+    env.create()
+        .assert_failure()
+        .assert_error_mentions("linux.resources.blockIO.leafWeight");
+    env.assert_nothing_left(&id);
+}
+
+/// The v1 hierarchy of `controller`, if this host mounts one.
+fn v1_mount(controller: &str) -> Option<CgroupMount> {
+    controller_mount(controller).filter(|mount| mount.version == Version::V1)
+}
+
+#[test]
+fn network_class_id_and_priorities_are_written_where_net_cls_and_net_prio_are_mounted() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    env.config["linux"]["resources"]["network"] =
+        json!({"classID": 0x0010_0001, "priorities": [{"name": "lo", "priority": 5}]});
+    let id = env.id.clone();
+    for controller in ["net_cls", "net_prio"] {
+        if v1_mount(controller).is_none() {
+            // cgroup v2 has no equivalent: the field is refused by name, and nothing is left.
+            host_lacks(controller, &format!("no v1 {controller} hierarchy: checking the error"));
+            if env.skip_for(RuntimeKind::Runc, "runc's error names the controller, not the field") {
+                return;
+            }
+            env.create()
+                .assert_failure()
+                .assert_error_mentions("linux.resources.network");
+            env.assert_nothing_left(&id);
+            return;
+        }
+    }
+    let pid = start_shell(&mut env, "exec sleep 1000");
+    assert_eq!(require_dir(pid, "net_cls").read("net_cls.classid"), "1048577");
+    let priorities = require_dir(pid, "net_prio");
+    assert!(
+        priorities.read("net_prio.ifpriomap").lines().any(|line| line == "lo 5"),
+        "net_prio.ifpriomap: {}",
+        priorities.read("net_prio.ifpriomap")
+    );
+
+    let mut command = env.command();
+    command.args(["update", "-r", "-", &id]);
+    let stdin = json!({"network": {"classID": 0x0010_0002}}).to_string();
+    env.invoke_command(&mut command, Some(stdin.as_bytes()))
+        .assert_success();
+    assert_eq!(require_dir(pid, "net_cls").read("net_cls.classid"), "1048578");
+}
+
+/// The RDMA devices of this host.
+fn rdma_devices() -> Vec<String> {
+    fs::read_dir("/sys/class/infiniband")
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `rdma.max` line of `device` in the cgroup `dir`.
+#[track_caller]
+fn rdma_max_line(dir: &ControllerDir, device: &str) -> String {
+    let content = dir.read("rdma.max");
+    content
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some(device))
+        .unwrap_or_else(|| panic!("no {device} in rdma.max: {content}"))
+        .to_string()
+}
+
+#[test]
+fn rdma_limits_are_written_to_rdma_max() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    let id = env.id.clone();
+    let device = rdma_devices().into_iter().next();
+    let (Some(device), Some(_)) = (device, controller_mount("rdma")) else {
+        host_lacks("rdma", "no RDMA device or no rdma controller: checking the error");
+        if env.skip_for(RuntimeKind::Runc, "runc's error does not name the field") {
+            return;
+        }
+        env.config["linux"]["resources"]["rdma"] = json!({"husk_absent0": {"hcaHandles": 1}});
+        env.create()
+            .assert_failure()
+            .assert_error_mentions("linux.resources.rdma");
+        env.assert_nothing_left(&id);
+        return;
+    };
+    env.config["linux"]["resources"]["rdma"] =
+        json!({&device: {"hcaHandles": 3, "hcaObjects": 100}});
+    let pid = start_shell(&mut env, "exec sleep 1000");
+    let dir = require_dir(pid, "rdma");
+    assert_eq!(
+        rdma_max_line(&dir, &device),
+        format!("{device} hca_handle=3 hca_object=100")
+    );
+
+    // An update of one limit leaves the other as it was.
+    let mut command = env.command();
+    command.args(["update", "-r", "-", &id]);
+    let stdin = json!({"rdma": {&device: {"hcaHandles": 5}}}).to_string();
+    env.invoke_command(&mut command, Some(stdin.as_bytes()))
+        .assert_success();
+    assert_eq!(
+        rdma_max_line(&dir, &device),
+        format!("{device} hca_handle=5 hca_object=100")
+    );
+}
+
+/// v1's extra memory knobs, proven from inside: with the OOM killer disabled, a hog over the
+/// limit waits instead of dying. cgroup v2 has none of them: each is refused by name.
+#[test]
+fn memory_v1_oom_killer_hierarchy_and_kernel_tcp() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    let id = env.id.clone();
+    let memory_mount = controller_mount("memory").expect("a memory controller");
+    if memory_mount.version == Version::V2 {
+        for (field, value) in [
+            ("disableOOMKiller", json!(true)),
+            ("kernelTCP", json!(16 * MIB)),
+            ("useHierarchy", json!(false)),
+            ("swappiness", json!(10)),
+        ] {
+            let mut env = TestEnv::new().expect("root");
+            env.config["linux"]["resources"]["memory"] = json!({ field: value });
+            let id = env.id.clone();
+            env.create()
+                .assert_failure()
+                .assert_error_mentions(&format!("linux.resources.memory.{field}"));
+            env.assert_nothing_left(&id);
+        }
+        return;
+    }
+    let shared = env.scratch("shared");
+    env.add_bind_mount(&shared, "/shared");
+    let mut memory = json!({"limit": 32 * MIB, "swap": 32 * MIB, "disableOOMKiller": true,
+                            "useHierarchy": true, "kernel": 64 * MIB});
+    let kernel_tcp = memory_mount.mount_point.join("memory.kmem.tcp.limit_in_bytes").exists();
+    if kernel_tcp {
+        memory["kernelTCP"] = json!(16 * MIB);
+    }
+    env.config["linux"]["resources"]["memory"] = memory;
+    env.set_args(&[
+        "sh",
+        "-c",
+        "while [ ! -e /shared/go ]; do sleep 0.05; done; \
+         husk-checker touch-memory 64; echo hog=$? >/shared/result; exec sleep 1000",
+    ]);
+    let created = env.create();
+    created.assert_success();
+    if runtime().kind == RuntimeKind::Husk {
+        // The kernel has no kernel-memory limits any more: accepted, with a warning naming it.
+        assert!(
+            created.stderr.contains("linux.resources.memory.kernel"),
+            "no warning about memory.kernel: {created:#?}"
+        );
+    }
+    let pid = init_pid(&env, &id);
+    let dir = require_dir(pid, "memory");
+    let oom_control = || dir.read("memory.oom_control");
+    assert!(oom_control().lines().any(|l| l == "oom_kill_disable 1"), "{}", oom_control());
+    assert_eq!(dir.read("memory.use_hierarchy"), "1");
+    if kernel_tcp && !env.skip_for(RuntimeKind::Runc, "runc 1.1.5 ignores kernelTCP") {
+        assert_eq!(dir.read("memory.kmem.tcp.limit_in_bytes"), (16 * MIB).to_string());
+    } else if !kernel_tcp {
+        eprintln!("note: no memory.kmem.tcp.* on this kernel, kernelTCP unchecked");
+    }
+
+    env.start(&id).assert_success();
+    fs::write(shared.join("go"), "").expect("signal the hog");
+    assert!(
+        eventually(Duration::from_secs(15), || oom_control()
+            .lines()
+            .any(|l| l == "under_oom 1")),
+        "the hog never reached the limit: {}",
+        oom_control()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !shared.join("result").exists(),
+        "the hog ended although the OOM killer is disabled: {:?}",
+        fs::read_to_string(shared.join("result"))
+    );
+    assert!(
+        oom_control().lines().any(|l| l == "oom_kill 0"),
+        "{}",
+        oom_control()
+    );
+
+    // The waiting hog cannot be frozen: pause fails and leaves the container running, not
+    // half frozen; `kill --all` must reach the hog all the same.
+    if let Some(freezer) = controller_dir(pid, "freezer").filter(|d| d.version == Version::V1) {
+        env.invoke(&["pause", &id]).assert_failure();
+        assert_eq!(freezer.read("freezer.state"), "THAWED");
+        assert_eq!(env.status(&id), "running");
+    }
+    env.invoke(&["kill", "--all", &id, "KILL"]).assert_success();
+    assert!(
+        eventually(Duration::from_secs(5), || dir.read("cgroup.procs").is_empty()),
+        "processes left after kill --all: {}",
+        dir.read("cgroup.procs")
+    );
 }

@@ -1,35 +1,67 @@
 #!/bin/sh
-# Runs the cgroup tests on a pure cgroup v2 host: boots a throwaway VM (qemu
-# TCG: KVM is unreliable nested; Debian's distribution kernel), shares the host's /
-# read-only over 9p as the guest's root, gives it a scratch disk for block I/O
-# limits, mounts cgroup2 at /sys/fs/cgroup, and runs test binaries built here
-# on the host: the husk-cgroups crate's tests, husk's CLI cgroup suite and its
-# exec suite
-# (crates/husk/tests/cgroups.rs, which finds the husk binary through the path
-# cargo baked in at build time; that path exists in the guest because the
-# host's / is its root). Exits non-zero when any test fails.
+# Runs the cgroup tests on a host whose cgroup layout this machine does not
+# have: boots a throwaway VM (qemu TCG: KVM is unreliable nested; Debian's
+# distribution kernel), shares the host's / read-only over 9p as the guest's
+# root and runs test binaries built here on the host (they find the husk
+# binary through the path cargo baked in at build time; that path exists in
+# the guest because the host's / is its root). Exits non-zero when any test
+# fails.
+#
+#   run.sh v2   pure cgroup v2 at /sys/fs/cgroup, every controller: the
+#               husk-cgroups crate's tests, husk's CLI cgroup and exec suites.
+#   run.sh v1   pure cgroup v1 laid out as systemd did (cpu,cpuacct and
+#               net_cls,net_prio co-mounted, a named name=systemd hierarchy):
+#               the husk-cgroups crate's tests and husk's CLI cgroup suite.
+#
+# Both guests get what this machine lacks for the remaining resource rows: a
+# scratch disk (block I/O limits; on v1 with the BFQ scheduler, which is what
+# gives v1 its weight files) and a soft-RoCE RDMA device (rdma.max). The
+# tests are told, through HUSK_TEST_EXPECT, which of these the guest has, so
+# that they fail there instead of skipping.
 #
 # Needs root; installs qemu-system-x86, linux-image-amd64, busybox-static, jq,
-# kmod when missing. Environment: HUSK_VM_KERNEL=<version> picks a kernel from
-# /boot (default: the newest *-amd64), HUSK_VM_TIMEOUT=<seconds> (default 600).
+# kmod, iproute2 when missing. Environment: HUSK_VM_KERNEL=<version> picks a
+# kernel from /boot (default: the newest *-amd64), HUSK_VM_TIMEOUT=<seconds>
+# (default 600).
 set -eu
+
+mode=${1:-v2}
+case $mode in
+v2)
+    cli_suites="--test cgroups --test exec"
+    # Weights through io.weight, the cost model (enabled on the disk below).
+    io_modules=""
+    expect="rdma,blkio-weight,blkio-weight-device"
+    ;;
+v1)
+    cli_suites="--test cgroups"
+    # BFQ is the only scheduler left with v1 weight files (blkio.bfq.weight).
+    io_modules="bfq"
+    expect="rdma,blkio-weight,blkio-weight-device,net_cls,net_prio"
+    ;;
+*)
+    echo "usage: run.sh [v2|v1]" >&2
+    exit 2
+    ;;
+esac
+me="run.sh $mode"
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 
 missing=""
-for package in qemu-system-x86 linux-image-amd64 busybox-static jq kmod; do
+for package in qemu-system-x86 linux-image-amd64 busybox-static jq kmod iproute2; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
         missing="$missing $package"
 done
 if [ -n "$missing" ]; then
-    echo "run-v2.sh: installing:$missing"
+    echo "$me: installing:$missing"
     apt-get update -qq
     # shellcheck disable=SC2086 # one word per package
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 
 kver=${HUSK_VM_KERNEL:-$(ls /boot | sed -n 's/^vmlinuz-\(.*-amd64\)$/\1/p' | sort -V | tail -n 1)}
-[ -n "$kver" ] && [ -f "/boot/vmlinuz-$kver" ] || { echo "run-v2.sh: no /boot/vmlinuz-*-amd64" >&2; exit 2; }
+[ -n "$kver" ] && [ -f "/boot/vmlinuz-$kver" ] || { echo "$me: no /boot/vmlinuz-*-amd64" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/husk-vm.XXXXXX)
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -41,10 +73,11 @@ test_binaries() {
         jq -r 'select(.reason == "compiler-artifact" and .profile.test == true) | .executable // empty'
 }
 test_binaries -p husk-cgroups >"$work/crate-tests"
-test_binaries -p husk --test cgroups --test exec >"$work/cli-tests"
+# shellcheck disable=SC2086 # one word per flag
+test_binaries -p husk $cli_suites >"$work/cli-tests"
 # A failed build shows as a missing binary (the pipeline's status is jq's).
 [ -s "$work/crate-tests" ] && [ -s "$work/cli-tests" ] ||
-    { echo "run-v2.sh: the test binaries were not built" >&2; exit 2; }
+    { echo "$me: the test binaries were not built" >&2; exit 2; }
 cat "$work/crate-tests" "$work/cli-tests" >"$work/tests"
 # The guest's / is read-only: the in-container probe must be prebuilt (static).
 (cd "$repo" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p husk-checker \
@@ -56,8 +89,11 @@ root="$work/initramfs"
 mkdir -p "$root/bin" "$root/mod" "$root/proc" "$root/sys" "$root/dev" "$root/newroot"
 cp /bin/busybox "$root/bin/busybox"
 cp "$work/tests" "$root/tests"
-printf 'export HUSK_CHECKER=%s\nHUSK_REPO=%s\n' "$checker" "$repo" >"$root/environment"
-for module in virtio_pci virtio_blk 9pnet_virtio 9p; do
+printf 'export HUSK_CHECKER=%s HUSK_TEST_EXPECT=%s\nHUSK_REPO=%s\nHUSK_VM_MODE=%s\n' \
+    "$checker" "$expect" "$repo" "$mode" >"$root/environment"
+# crc32_generic: soft-RoCE asks the crypto API for "crc32" when a device is
+# added, a dependency modprobe does not list (and the guest cannot load later).
+for module in virtio_pci virtio_blk 9pnet_virtio 9p $io_modules dummy crc32_generic rdma_rxe; do
     modprobe -S "$kver" --show-depends "$module" | sed -n 's/^insmod \([^ ]*\).*/\1/p'
 done | awk '!seen[$0]++' >"$work/modules"
 : >"$root/mod/order"
@@ -81,13 +117,33 @@ $bb mkdir -p /repo
 $bb mount --bind "/newroot$HUSK_REPO" /repo
 $bb mount -t proc proc /newroot/proc
 $bb mount -t sysfs sysfs /newroot/sys
-$bb mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup
+if [ "$HUSK_VM_MODE" = v1 ]; then
+    cgroups=/newroot/sys/fs/cgroup
+    $bb mount -t tmpfs -o mode=755 cgroup $cgroups
+    for set in cpuset cpu,cpuacct blkio memory devices freezer net_cls,net_prio perf_event hugetlb pids rdma misc; do
+        $bb mkdir $cgroups/$set
+        $bb mount -t cgroup -o $set cgroup $cgroups/$set || echo "mount cgroup $set failed"
+    done
+    for link in cpu:cpu,cpuacct cpuacct:cpu,cpuacct net_cls:net_cls,net_prio net_prio:net_cls,net_prio; do
+        $bb ln -s "${link#*:}" "$cgroups/${link%%:*}"
+    done
+    $bb mkdir $cgroups/systemd
+    $bb mount -t cgroup -o none,name=systemd cgroup $cgroups/systemd
+    echo bfq >/sys/block/vda/queue/scheduler || echo "no bfq scheduler"
+else
+    $bb mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup
+    echo "$($bb cat /sys/block/vda/dev) enable=1" >/newroot/sys/fs/cgroup/io.cost.qos ||
+        echo "no io cost model"
+fi
 $bb mount -t devtmpfs devtmpfs /newroot/dev
 $bb mount -t tmpfs tmpfs /newroot/tmp
 $bb mount -t tmpfs tmpfs /newroot/run
 $bb mount -t hugetlbfs hugetlbfs /newroot/dev/hugepages 2>/dev/null
 $bb mkdir -p "/newroot$HUSK_REPO" 2>/dev/null
 $bb mount --bind /repo "/newroot$HUSK_REPO"
+# A soft-RoCE device on a dummy link, for rdma.max.
+$bb chroot /newroot /bin/sh -c "ip link add husk-rdma0 type dummy && ip link set husk-rdma0 up &&
+    rdma link add rxe0 type rxe netdev husk-rdma0" || echo "no RDMA device"
 status=0
 for test in $($bb cat /tests); do
     echo "=== $test"
@@ -111,8 +167,8 @@ timeout "${HUSK_VM_TIMEOUT:-600}" qemu-system-x86_64 \
     -drive "if=virtio,format=raw,file=$work/scratch.img" \
     -virtfs "local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap" \
     </dev/null | tee "$work/console"
-echo "run-v2.sh: VM run took $(($(date +%s) - start)) s (kernel $kver)"
+echo "$me: VM run took $(($(date +%s) - start)) s (kernel $kver)"
 
 result=$(sed -n 's/^HUSK-VM-RESULT \([0-9]*\).*/\1/p' "$work/console" | tail -n 1)
-[ -n "$result" ] || { echo "run-v2.sh: the VM did not report a result" >&2; exit 1; }
+[ -n "$result" ] || { echo "$me: the VM did not report a result" >&2; exit 1; }
 exit "$result"

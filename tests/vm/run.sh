@@ -13,9 +13,10 @@
 #               net_cls,net_prio co-mounted, a named name=systemd hierarchy):
 #               the husk-cgroups crate's tests and husk's CLI cgroup suite.
 #
-# Both guests get what this machine lacks for the remaining resource rows: a
-# scratch disk (block I/O limits; on v1 with the BFQ scheduler, which is what
-# gives v1 its weight files) and a soft-RoCE RDMA device (rdma.max). The
+# Both guests get what this machine lacks for the remaining resource rows:
+# scratch disks for block I/O limits (vda takes weights: on v1 through the BFQ
+# scheduler, the only one left with v1 weight files, on v2 through the cost
+# model; vdb does not, for the error) and a soft-RoCE RDMA device (rdma.max). The
 # tests are told, through HUSK_TEST_EXPECT, which of these the guest has, so
 # that they fail there instead of skipping.
 #
@@ -155,8 +156,8 @@ INIT
 chmod +x "$root/init"
 (cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initramfs.gz"
 
-# A scratch disk, so that block I/O limits have a device to apply to.
-truncate -s 16M "$work/scratch.img"
+# Scratch disks, so that block I/O limits have devices to apply to.
+truncate -s 16M "$work/scratch.img" "$work/scratch2.img"
 
 start=$(date +%s)
 timeout "${HUSK_VM_TIMEOUT:-600}" qemu-system-x86_64 \
@@ -165,6 +166,7 @@ timeout "${HUSK_VM_TIMEOUT:-600}" qemu-system-x86_64 \
     -kernel "/boot/vmlinuz-$kver" -initrd "$work/initramfs.gz" \
     -append "console=ttyS0 panic=-1 quiet" \
     -drive "if=virtio,format=raw,file=$work/scratch.img" \
+    -drive "if=virtio,format=raw,file=$work/scratch2.img" \
     -virtfs "local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap" \
     </dev/null | tee "$work/console"
 echo "$me: VM run took $(($(date +%s) - start)) s (kernel $kver)"

@@ -423,20 +423,36 @@ fn shown_weight(content: &str) -> String {
         .to_string()
 }
 
-/// `major:minor` of a whole disk of this host (not a loop, RAM or zram device), if any.
-fn some_disk() -> Option<String> {
-    let mut disks: Vec<_> = fs::read_dir("/sys/block")
-        .ok()?
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter(|name| !["loop", "ram", "zram"].iter().any(|p| name.starts_with(p)))
-        .collect();
-    disks.sort();
-    let dev = fs::read_to_string(format!("/sys/block/{}/dev", disks.first()?)).ok()?;
-    Some(dev.trim().to_string())
+/// `major:minor` of the whole disks of this host (not loop, RAM or zram devices), by name.
+fn disks() -> Vec<String> {
+    let mut names: Vec<_> = fs::read_dir("/sys/block")
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                .filter(|name| !["loop", "ram", "zram"].iter().any(|p| name.starts_with(p)))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .iter()
+        .filter_map(|name| fs::read_to_string(format!("/sys/block/{name}/dev")).ok())
+        .map(|dev| dev.trim().to_string())
+        .collect()
+}
+
+/// The `blockIO.weightDevice` list giving `disk` (`major:minor`) `weight`.
+fn weight_device(disk: &str, weight: u64) -> Value {
+    let (major, minor) = disk.split_once(':').expect("major:minor");
+    json!([{
+        "major": major.parse::<i64>().expect("major"),
+        "minor": minor.parse::<i64>().expect("minor"),
+        "weight": weight,
+    }])
 }
 
 #[test]
-fn blkio_weight_from_config_and_update_where_the_host_has_the_file() {
+fn blkio_weights_default_and_per_device_where_the_host_has_them() {
     let Some(mut env) = TestEnv::new() else {
         return;
     };
@@ -455,13 +471,11 @@ fn blkio_weight_from_config_and_update_where_the_host_has_the_file() {
 
     let mut configured = TestEnv::new().expect("root");
     configured.config["linux"]["resources"]["blockIO"] = json!({"weight": 300});
-    let disk = some_disk().filter(|disk| device_takes_weights(&files, disk));
-    if let Some((major, minor)) = disk.as_deref().and_then(|disk| disk.split_once(':')) {
-        configured.config["linux"]["resources"]["blockIO"]["weightDevice"] = json!([{
-            "major": major.parse::<i64>().expect("major"),
-            "minor": minor.parse::<i64>().expect("minor"),
-            "weight": 500,
-        }]);
+    let (weighted, unweighted): (Vec<_>, Vec<_>) =
+        disks().into_iter().partition(|disk| device_takes_weights(&files, disk));
+    let disk = weighted.first();
+    if let Some(disk) = disk {
+        configured.config["linux"]["resources"]["blockIO"]["weightDevice"] = weight_device(disk, 500);
     }
     let pid = start_shell(&mut configured, "exec sleep 1000");
     let dir = controller_dir(pid, "blkio")
@@ -479,6 +493,24 @@ fn blkio_weight_from_config_and_update_where_the_host_has_the_file() {
         "{}: {per_device:?}, expected a line {expected:?}",
         files.per_device
     );
+
+    // A disk whose scheduler keeps no weights: refused by name, and nothing is left.
+    let Some(disk) = unweighted.first() else {
+        host_lacks("blkio-weight-device", "no disk without weights: the refusal is unchecked");
+        return;
+    };
+    if configured.skip_for(RuntimeKind::Runc, "runc's error does not name the field") {
+        return;
+    }
+    let mut refused = TestEnv::new().expect("root");
+    refused.config["linux"]["resources"]["blockIO"] = json!({"weightDevice": weight_device(disk, 500)});
+    let id = refused.id.clone();
+    refused
+        .create()
+        .assert_failure()
+        .assert_error_mentions("linux.resources.blockIO.weightDevice[0].weight")
+        .assert_error_mentions(&format!("block device {disk} takes no weight"));
+    refused.assert_nothing_left(&id);
 }
 
 /// Whether the kernel takes per-device weights for `disk` (`major:minor`) through `files`:

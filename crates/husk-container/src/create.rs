@@ -11,7 +11,7 @@ use rustix::fs::{Mode, OFlags};
 use crate::error::{Error, Result};
 use crate::hooks::{self, HookKind};
 use crate::init::{self, InitArgs};
-use crate::namespaces::Plan;
+use crate::namespaces::{self, Plan};
 use crate::spawn::{self, Spawned};
 use crate::proc::ProcessIdentity;
 use crate::state::{ContainerDir, Phase, State, StateRoot};
@@ -123,12 +123,7 @@ const CONTAINER_NOTIFY_SOCKET: &str = "/run/notify/notify.sock";
 /// fixed path.
 fn pass_activation_environment(spec: &mut Spec, opts: &CreateOptions) {
     let mut env = Vec::new();
-    let new_pid_ns = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none()));
-    if opts.listen_fds > 0 && new_pid_ns {
+    if opts.listen_fds > 0 && namespaces::creates_pid_namespace(spec) {
         env.push(format!("LISTEN_FDS={}", opts.listen_fds));
         env.push("LISTEN_PID=1".to_string());
     }

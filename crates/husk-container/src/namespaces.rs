@@ -46,6 +46,15 @@ pub fn flag(kind: LinuxNamespaceType) -> u64 {
     kind as u64
 }
 
+/// Whether the container gets a pid namespace of its own, whose init is the
+/// container's init: the kernel kills every process in it when the init dies.
+pub fn creates_pid_namespace(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none()))
+}
+
 impl Plan {
     pub fn from_spec(spec: &Spec) -> Result<Plan> {
         let mut new = 0u64;

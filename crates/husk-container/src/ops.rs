@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::hooks::{self, HookKind};
+use crate::namespaces;
 use crate::state::{Phase, State, StateRoot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,12 +165,20 @@ pub fn kill(root: &StateRoot, id: &str, signal: i32, all: bool) -> Result<()> {
 
 /// Kills every process of the container and waits for the init to be gone.
 fn stop(state: &State) -> Result<()> {
-    if let Some(cg) = &state.cgroup {
-        // Frozen processes cannot die: thaw first (the kill is what matters).
-        let _ = cg.kill_all(libc::SIGKILL);
-        let _ = cg.thaw();
+    let cgroup = state.cgroup.as_ref();
+    // With a pid namespace of its own, killing the init kills the rest, with
+    // no fork escaping; else every process of the cgroup is signalled, under
+    // the freezer (which `state` sees as "paused" meanwhile).
+    if !namespaces::creates_pid_namespace(&state.config) {
+        if let Some(cg) = cgroup {
+            let _ = cg.kill_all(libc::SIGKILL);
+        }
     }
     let _ = state.init.signal(libc::SIGKILL);
+    // The processes of a paused container only die once thawed.
+    if let Some(cg) = cgroup {
+        let _ = cg.thaw();
+    }
     wait_gone(state, Duration::from_secs(10))
 }
 

@@ -972,6 +972,41 @@ fn kill_all_signals_every_process() {
     assert_eq!(wait_for_child(pid), 128 + 9);
 }
 
+/// Whether `pid` has exited (gone, or a zombie waiting for its parent).
+fn has_exited(pid: &str) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_or(true, |stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+}
+
+/// Without a pid namespace of its own the container's processes do not die with its init:
+/// `delete --force` must find and kill each of them.
+#[test]
+fn delete_force_without_a_pid_namespace_kills_every_process() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    env.config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces")
+        .retain(|namespace| namespace["type"] != "pid");
+    let shared = env.scratch("shared");
+    env.add_bind_mount(&shared, "/shared");
+    let pid = start_shell(
+        &mut env,
+        "sleep 1000 & sleep 1000 & touch /shared/forked; while true; do wait; done",
+    );
+    assert!(eventually(Duration::from_secs(10), || shared.join("forked").exists()));
+    let processes = require_dir(pid, "pids").read("cgroup.procs");
+    assert_eq!(processes.lines().count(), 3, "{processes}");
+    let id = env.id.clone();
+    env.invoke(&["delete", "--force", &id]).assert_success();
+    assert!(
+        eventually(Duration::from_secs(5), || processes.lines().all(has_exited)),
+        "left alive: {processes}"
+    );
+    env.assert_nothing_left(&id);
+}
+
 #[test]
 fn init_is_in_its_final_cgroup_when_create_returns() {
     let Some(mut env) = TestEnv::new() else {

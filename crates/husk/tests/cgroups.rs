@@ -985,10 +985,7 @@ fn delete_force_without_a_pid_namespace_kills_every_process() {
     let Some(mut env) = TestEnv::new() else {
         return;
     };
-    env.config["linux"]["namespaces"]
-        .as_array_mut()
-        .expect("namespaces")
-        .retain(|namespace| namespace["type"] != "pid");
+    env.share_host_namespace("pid");
     let shared = env.scratch("shared");
     env.add_bind_mount(&shared, "/shared");
     let pid = start_shell(

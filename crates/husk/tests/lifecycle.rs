@@ -195,10 +195,7 @@ fn run_reports_death_by_signal_as_128_plus_signal() {
         return;
     };
     // In its own pid namespace the shell would be init, which SIGKILL from inside cannot kill.
-    env.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|namespace| namespace["type"] != "pid");
+    env.share_host_namespace("pid");
     env.set_args(&["sh", "-c", "kill -KILL $$"]);
     assert_eq!(env.run().code, Some(128 + 9));
 }

@@ -332,6 +332,14 @@ impl TestEnv {
         self.config["process"]["args"] = json!(args);
     }
 
+    /// Drops the namespace of type `kind` from the config: the container shares the host's.
+    pub fn share_host_namespace(&mut self, kind: &str) {
+        self.config["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("linux.namespaces")
+            .retain(|namespace| namespace["type"] != kind);
+    }
+
     /// Adds a read-write bind mount of host `source` at `destination` in the container.
     pub fn add_bind_mount(&mut self, source: &Path, destination: &str) {
         let mounts = self.config["mounts"].as_array_mut().expect("mounts array");

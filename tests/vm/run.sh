@@ -1,14 +1,14 @@
 #!/bin/sh
-# Runs the cgroup tests on a host whose cgroup layout this machine does not
-# have: boots a throwaway VM (qemu TCG: KVM is unreliable nested; Debian's
-# distribution kernel), shares the host's / read-only over 9p as the guest's
-# root and runs test binaries built here on the host (they find the husk
-# binary through the path cargo baked in at build time; that path exists in
-# the guest because the host's / is its root). Exits non-zero when any test
-# fails.
+# Runs tests on hosts whose cgroup layout this machine does not have: boots a
+# throwaway VM (qemu TCG: KVM is unreliable nested; Debian's distribution
+# kernel) whose root is the host's / (read-only, over 9p) under a tmpfs
+# overlay, and runs there test binaries built here on the host (they find the
+# husk binary through the path cargo baked in at build time, which exists in
+# the guest). Exits non-zero when any test fails.
 #
 #   run.sh v2   pure cgroup v2 at /sys/fs/cgroup, every controller: the
-#               husk-cgroups crate's tests, husk's CLI cgroup and exec suites.
+#               husk-cgroups crate's tests, husk's CLI cgroup and exec suites,
+#               and the podman suite (tests/clients/podman.sh).
 #   run.sh v1   pure cgroup v1 laid out as systemd did (cpu,cpuacct and
 #               net_cls,net_prio co-mounted, a named name=systemd hierarchy):
 #               the husk-cgroups crate's tests and husk's CLI cgroup suite.
@@ -16,28 +16,31 @@
 # Both guests get what this machine lacks for the remaining resource rows:
 # scratch disks for block I/O limits (vda takes weights: on v1 through the BFQ
 # scheduler, the only one left with v1 weight files, on v2 through the cost
-# model; vdb does not, for the error) and a soft-RoCE RDMA device (rdma.max). The
-# tests are told, through HUSK_TEST_EXPECT, which of these the guest has, so
-# that they fail there instead of skipping.
+# model; vdb does not, for the error) and a soft-RoCE RDMA device (rdma.max).
+# The tests are told, through HUSK_TEST_EXPECT, which of these the guest has,
+# so that they fail there instead of skipping.
 #
 # Needs root; installs qemu-system-x86, linux-image-amd64, busybox-static, jq,
-# kmod, iproute2 when missing. Environment: HUSK_VM_KERNEL=<version> picks a
-# kernel from /boot (default: the newest *-amd64), HUSK_VM_TIMEOUT=<seconds>
-# (default 600).
+# kmod, iproute2 when missing (the podman suite skips itself without podman).
+# Environment: HUSK_VM_KERNEL=<version> picks a kernel from /boot (default:
+# the newest *-amd64), HUSK_VM_TIMEOUT=<seconds> (default 1200).
 set -eu
 
 mode=${1:-v2}
 case $mode in
 v2)
     cli_suites="--test cgroups --test exec"
-    # Weights through io.weight, the cost model (enabled on the disk below).
-    io_modules=""
+    # Weights through io.weight, the cost model (enabled on the disk below);
+    # loop: podman's --privileged scenario looks for /dev/loop-control.
+    extra_modules="loop"
+    client_suite=podman
     expect="rdma,blkio-weight,blkio-weight-device"
     ;;
 v1)
     cli_suites="--test cgroups"
     # BFQ is the only scheduler left with v1 weight files (blkio.bfq.weight).
-    io_modules="bfq"
+    extra_modules="bfq"
+    client_suite=""
     expect="rdma,blkio-weight,blkio-weight-device,net_cls,net_prio"
     ;;
 *)
@@ -79,7 +82,9 @@ test_binaries -p husk $cli_suites >"$work/cli-tests"
 # A failed build shows as a missing binary (the pipeline's status is jq's).
 [ -s "$work/crate-tests" ] && [ -s "$work/cli-tests" ] ||
     { echo "$me: the test binaries were not built" >&2; exit 2; }
-cat "$work/crate-tests" "$work/cli-tests" >"$work/tests"
+# One command a line, run in the guest's /tmp.
+sed 's/$/ --test-threads=2/' "$work/crate-tests" "$work/cli-tests" >"$work/tests"
+[ -z "$client_suite" ] || echo "bash $repo/tests/clients/$client_suite.sh $repo/target/debug/husk" >>"$work/tests"
 # The guest's / is read-only: the in-container probe must be prebuilt (static).
 (cd "$repo" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p husk-checker \
     --target x86_64-unknown-linux-gnu --target-dir target/static)
@@ -90,11 +95,15 @@ root="$work/initramfs"
 mkdir -p "$root/bin" "$root/mod" "$root/proc" "$root/sys" "$root/dev" "$root/newroot"
 cp /bin/busybox "$root/bin/busybox"
 cp "$work/tests" "$root/tests"
-printf 'export HUSK_CHECKER=%s HUSK_TEST_EXPECT=%s\nHUSK_REPO=%s\nHUSK_VM_MODE=%s\n' \
-    "$checker" "$expect" "$repo" "$mode" >"$root/environment"
+cat >"$root/environment" <<EOF
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+export HUSK_CHECKER=$checker HUSK_TEST_EXPECT=$expect
+HUSK_REPO=$repo
+HUSK_VM_MODE=$mode
+EOF
 # crc32_generic: soft-RoCE asks the crypto API for "crc32" when a device is
 # added, a dependency modprobe does not list (and the guest cannot load later).
-for module in virtio_pci virtio_blk 9pnet_virtio 9p $io_modules dummy crc32_generic rdma_rxe; do
+for module in virtio_pci virtio_blk 9pnet_virtio 9p overlay $extra_modules dummy crc32_generic rdma_rxe; do
     modprobe -S "$kver" --show-depends "$module" | sed -n 's/^insmod \([^ ]*\).*/\1/p'
 done | awk '!seen[$0]++' >"$work/modules"
 : >"$root/mod/order"
@@ -110,12 +119,14 @@ $bb mount -t proc proc /proc
 $bb mount -t sysfs sysfs /sys
 $bb mount -t devtmpfs devtmpfs /dev
 for ko in $($bb cat /mod/order); do $bb insmod "/mod/$ko" || echo "insmod $ko failed"; done
-$bb mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=524288 hostroot /newroot
 . /environment
-# The tmpfs mounts below would hide a checkout under /tmp or /run: keep it
-# reachable at its own path, where the test binaries expect it.
-$bb mkdir -p /repo
-$bb mount --bind "/newroot$HUSK_REPO" /repo
+# The guest's root: the host's / (read-only, over 9p) under a tmpfs overlay,
+# so that the guest writes where it likes and the host is never touched.
+$bb mkdir -p /lower /rw /newroot
+$bb mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=524288 hostroot /lower
+$bb mount -t tmpfs tmpfs /rw
+$bb mkdir /rw/upper /rw/work
+$bb mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot
 $bb mount -t proc proc /newroot/proc
 $bb mount -t sysfs sysfs /newroot/sys
 if [ "$HUSK_VM_MODE" = v1 ]; then
@@ -137,21 +148,34 @@ else
         echo "no io cost model"
 fi
 $bb mount -t devtmpfs devtmpfs /newroot/dev
+$bb mkdir -p /newroot/dev/pts /newroot/dev/shm /newroot/dev/hugepages
+$bb mount -t devpts devpts /newroot/dev/pts
+$bb mount -t tmpfs tmpfs /newroot/dev/shm
+$bb mount -t hugetlbfs hugetlbfs /newroot/dev/hugepages
 $bb mount -t tmpfs tmpfs /newroot/tmp
 $bb mount -t tmpfs tmpfs /newroot/run
-$bb mount -t hugetlbfs hugetlbfs /newroot/dev/hugepages 2>/dev/null
-$bb mkdir -p "/newroot$HUSK_REPO" 2>/dev/null
-$bb mount --bind /repo "/newroot$HUSK_REPO"
+# The tmpfs mounts hide a checkout under /tmp or /run: bind it back at its
+# own path, where the test binaries expect it.
+$bb mkdir -p "/newroot$HUSK_REPO"
+$bb mount --bind "/lower$HUSK_REPO" "/newroot$HUSK_REPO"
+$bb cp /environment /newroot/husk-vm-environment
+$bb cp /tests /newroot/husk-vm-tests
+$bb cat >/newroot/husk-vm-run <<'RUN'
+# The guest's pid 1 after switch_root: a chroot would not do, as the kernel
+# refuses new user namespaces to a chrooted process.
+. /husk-vm-environment
 # A soft-RoCE device on a dummy link, for rdma.max.
-$bb chroot /newroot /bin/sh -c "ip link add husk-rdma0 type dummy && ip link set husk-rdma0 up &&
-    rdma link add rxe0 type rxe netdev husk-rdma0" || echo "no RDMA device"
+{ ip link add husk-rdma0 type dummy && ip link set husk-rdma0 up &&
+    rdma link add rxe0 type rxe netdev husk-rdma0; } || echo "no RDMA device"
 status=0
-for test in $($bb cat /tests); do
+while read -r test; do
     echo "=== $test"
-    $bb chroot /newroot /bin/sh -c "cd /tmp && exec $test --test-threads=2" || status=1
-done
+    (cd /tmp && eval "$test") </dev/null || status=1
+done </husk-vm-tests
 echo "HUSK-VM-RESULT $status"
-$bb poweroff -f
+busybox poweroff -f
+RUN
+exec $bb switch_root /newroot /bin/busybox sh /husk-vm-run
 INIT
 chmod +x "$root/init"
 (cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initramfs.gz"
@@ -160,7 +184,7 @@ chmod +x "$root/init"
 truncate -s 16M "$work/scratch.img" "$work/scratch2.img"
 
 start=$(date +%s)
-timeout "${HUSK_VM_TIMEOUT:-600}" qemu-system-x86_64 \
+timeout "${HUSK_VM_TIMEOUT:-1200}" qemu-system-x86_64 \
     -machine q35 -accel tcg -cpu max -smp 2 -m 1536 \
     -nographic -no-reboot \
     -kernel "/boot/vmlinuz-$kver" -initrd "$work/initramfs.gz" \

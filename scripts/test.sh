@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of husk, as root (they run real containers): unit tests and
-# the integration suites in real containers, the cgroup suites again in a pure
-# cgroup v2 VM (with the podman suite) and a pure cgroup v1 VM, the config fuzzer, and the podman, containerd and Docker suites.
+# the integration suites in real containers; the cgroup suites again in a pure
+# cgroup v2 VM (with the podman, containerd and Docker suites) and in a pure
+# cgroup v1 VM; the config fuzzer; the podman, containerd and Docker suites.
 # Every step runs even when an earlier one failed; the exit status says
 # whether all passed.
 set -uo pipefail

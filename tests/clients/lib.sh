@@ -97,6 +97,25 @@ lib_cgroup_dir() {
     fi
 }
 
+# Prints a cgroup file of PID: V1_FILE in CONTROLLER's hierarchy on a v1 (or
+# hybrid) host, V2_FILE on a pure v2 host ("-" where a layout has no such file).
+# Usage: lib_cgroup_value PID CONTROLLER V1_FILE V2_FILE
+lib_cgroup_value() {
+    local dir
+    dir=$(lib_cgroup_dir "$1" "$2")
+    if lib_cgroup_v2; then cat "$dir/$4"; else cat "$dir/$3"; fi
+}
+
+# Prints the freezer state of PID's cgroup: FROZEN or THAWED (v1 freezer.state,
+# v2 cgroup.freeze 1 or 0).
+lib_freezer_state() {
+    case $(lib_cgroup_value "$1" freezer freezer.state cgroup.freeze) in
+        1 | FROZEN) echo FROZEN ;;
+        0 | THAWED) echo THAWED ;;
+        *) echo FREEZING ;;
+    esac
+}
+
 # Scenario bookkeeping. A scenario is a shell function run in a subshell
 # with `set -e`; it ends by returning (PASS), calling lib_fail (FAIL) or
 # lib_skip (SKIP). Its output goes to a log whose tail is shown on failure.

@@ -157,14 +157,6 @@ scenario_tmpfs() {
     lib_expect_contains "tmpfs full at 1m" "$out" "No space left on device"
 }
 
-# Prints the value of a cgroup file of the container: v1 controller and file,
-# then the v2 file. Usage: cgroup_value PID CONTROLLER V1FILE V2FILE
-cgroup_value() {
-    local dir
-    dir=$(lib_cgroup_dir "$1" "$2")
-    if lib_cgroup_v2; then cat "$dir/$4"; else cat "$dir/$3"; fi
-}
-
 scenario_resource_limits() {
     local pid stats
     detached limits --memory 64m --pids-limit 50 --cpus 0.5
@@ -172,13 +164,13 @@ scenario_resource_limits() {
     lib_expect_eq "inspect pids" "$(pod inspect --format '{{.HostConfig.PidsLimit}}' limits)" 50
     lib_expect_eq "inspect cpus" "$(pod inspect --format '{{.HostConfig.NanoCpus}}' limits)" 500000000
     pid=$(container_pid limits)
-    lib_expect_eq "cgroup memory limit" "$(cgroup_value "$pid" memory memory.limit_in_bytes memory.max)" 67108864
-    lib_expect_eq "cgroup pids limit" "$(cgroup_value "$pid" pids pids.max pids.max)" 50
+    lib_expect_eq "cgroup memory limit" "$(lib_cgroup_value "$pid" memory memory.limit_in_bytes memory.max)" 67108864
+    lib_expect_eq "cgroup pids limit" "$(lib_cgroup_value "$pid" pids pids.max pids.max)" 50
     if lib_cgroup_v2; then
-        lib_expect_eq "cgroup cpu.max" "$(cgroup_value "$pid" cpu - cpu.max)" "50000 100000"
+        lib_expect_eq "cgroup cpu.max" "$(lib_cgroup_value "$pid" cpu - cpu.max)" "50000 100000"
     else
-        lib_expect_eq "cgroup cpu quota" "$(cgroup_value "$pid" cpu cpu.cfs_quota_us -)" 50000
-        lib_expect_eq "cgroup cpu period" "$(cgroup_value "$pid" cpu cpu.cfs_period_us -)" 100000
+        lib_expect_eq "cgroup cpu quota" "$(lib_cgroup_value "$pid" cpu cpu.cfs_quota_us -)" 50000
+        lib_expect_eq "cgroup cpu period" "$(lib_cgroup_value "$pid" cpu cpu.cfs_period_us -)" 100000
     fi
     stats=$(pod stats --no-stream --format '{{.MemUsage}} pids={{.PIDs}}' limits)
     lib_expect_contains "stats memory limit" "$stats" "/ 67.11MB"
@@ -301,23 +293,16 @@ scenario_kill_signal() {
     lib_expect_eq "exit code after kill" "$(pod inspect --format '{{.State.ExitCode}}' kill-target)" 137
 }
 
-freezer_state() {
-    local dir
-    dir=$(lib_cgroup_dir "$1" freezer)
-    if lib_cgroup_v2; then cat "$dir/cgroup.freeze"; else cat "$dir/freezer.state"; fi
-}
-
 scenario_pause_unpause() {
-    local pid frozen=FROZEN thawed=THAWED
-    lib_cgroup_v2 && { frozen=1; thawed=0; }
+    local pid
     detached pause-target -- sh -c 'while :; do date +%s%N > /tmp/tick; sleep 0.1; done'
     pid=$(container_pid pause-target)
     pod pause pause-target >/dev/null
     lib_expect_eq "status" "$(container_status pause-target)" paused
-    lib_expect_eq "freezer" "$(freezer_state "$pid")" "$frozen"
+    lib_expect_eq "freezer" "$(lib_freezer_state "$pid")" FROZEN
     pod unpause pause-target >/dev/null
     lib_expect_eq "status after unpause" "$(container_status pause-target)" running
-    lib_expect_eq "freezer after unpause" "$(freezer_state "$pid")" "$thawed"
+    lib_expect_eq "freezer after unpause" "$(lib_freezer_state "$pid")" THAWED
     lib_expect_eq "exec after unpause" "$(pod exec pause-target echo alive)" alive
 }
 
@@ -344,11 +329,11 @@ scenario_update() {
     detached update-target --memory 64m
     pid=$(container_pid update-target)
     pod update --memory 128m --cpus 0.25 update-target >/dev/null
-    lib_expect_eq "cgroup memory limit" "$(cgroup_value "$pid" memory memory.limit_in_bytes memory.max)" 134217728
+    lib_expect_eq "cgroup memory limit" "$(lib_cgroup_value "$pid" memory memory.limit_in_bytes memory.max)" 134217728
     if lib_cgroup_v2; then
-        lib_expect_eq "cgroup cpu.max" "$(cgroup_value "$pid" cpu - cpu.max)" "25000 100000"
+        lib_expect_eq "cgroup cpu.max" "$(lib_cgroup_value "$pid" cpu - cpu.max)" "25000 100000"
     else
-        lib_expect_eq "cgroup cpu quota" "$(cgroup_value "$pid" cpu cpu.cfs_quota_us -)" 25000
+        lib_expect_eq "cgroup cpu quota" "$(lib_cgroup_value "$pid" cpu cpu.cfs_quota_us -)" 25000
     fi
 }
 

@@ -8,7 +8,7 @@
 #
 #   run.sh v2   pure cgroup v2 at /sys/fs/cgroup, every controller: the
 #               husk-cgroups crate's tests, husk's CLI cgroup and exec suites,
-#               and the podman suite (tests/clients/podman.sh).
+#               and the podman, containerd and Docker suites (tests/clients).
 #   run.sh v1   pure cgroup v1 laid out as systemd did (cpu,cpuacct and
 #               net_cls,net_prio co-mounted, a named name=systemd hierarchy):
 #               the husk-cgroups crate's tests and husk's CLI cgroup suite.
@@ -21,7 +21,7 @@
 # so that they fail there instead of skipping.
 #
 # Needs root; installs qemu-system-x86, linux-image-amd64, busybox-static, jq,
-# kmod, iproute2 when missing (the podman suite skips itself without podman).
+# kmod, iproute2 when missing (a client suite skips itself without its client).
 # Environment: HUSK_VM_KERNEL=<version> picks a kernel from /boot (default:
 # the newest *-amd64), HUSK_VM_TIMEOUT=<seconds> (default 1200).
 set -eu
@@ -33,14 +33,14 @@ v2)
     # Weights through io.weight, the cost model (enabled on the disk below);
     # loop: podman's --privileged scenario looks for /dev/loop-control.
     extra_modules="loop"
-    client_suite=podman
+    client_suites="podman containerd docker"
     expect="rdma,blkio-weight,blkio-weight-device"
     ;;
 v1)
     cli_suites="--test cgroups"
     # BFQ is the only scheduler left with v1 weight files (blkio.bfq.weight).
     extra_modules="bfq"
-    client_suite=""
+    client_suites=""
     expect="rdma,blkio-weight,blkio-weight-device,net_cls,net_prio"
     ;;
 *)
@@ -84,7 +84,9 @@ test_binaries -p husk $cli_suites >"$work/cli-tests"
     { echo "$me: the test binaries were not built" >&2; exit 2; }
 # One command a line, run in the guest's /tmp.
 sed 's/$/ --test-threads=2/' "$work/crate-tests" "$work/cli-tests" >"$work/tests"
-[ -z "$client_suite" ] || echo "bash $repo/tests/clients/$client_suite.sh $repo/target/debug/husk" >>"$work/tests"
+for suite in $client_suites; do
+    echo "bash $repo/tests/clients/$suite.sh $repo/target/debug/husk" >>"$work/tests"
+done
 # The guest's / is read-only: the in-container probe must be prebuilt (static).
 (cd "$repo" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p husk-checker \
     --target x86_64-unknown-linux-gnu --target-dir target/static)
@@ -164,6 +166,8 @@ $bb cat >/newroot/husk-vm-run <<'RUN'
 # The guest's pid 1 after switch_root: a chroot would not do, as the kernel
 # refuses new user namespaces to a chrooted process.
 . /husk-vm-environment
+# Room for the clients' default ulimits (the kernel starts pid 1 at 4096).
+ulimit -n 1048576
 # A soft-RoCE device on a dummy link, for rdma.max.
 { ip link add husk-rdma0 type dummy && ip link set husk-rdma0 up &&
     rdma link add rxe0 type rxe netdev husk-rdma0; } || echo "no RDMA device"
@@ -185,7 +189,7 @@ truncate -s 16M "$work/scratch.img" "$work/scratch2.img"
 
 start=$(date +%s)
 timeout "${HUSK_VM_TIMEOUT:-1200}" qemu-system-x86_64 \
-    -machine q35 -accel tcg -cpu max -smp 2 -m 1536 \
+    -machine q35 -accel tcg -cpu max -smp 2 -m 4096 \
     -nographic -no-reboot \
     -kernel "/boot/vmlinuz-$kver" -initrd "$work/initramfs.gz" \
     -append "console=ttyS0 panic=-1 quiet" \

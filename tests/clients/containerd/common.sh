@@ -92,10 +92,6 @@ remove_cgroup_tree() {
     done
 }
 
-# host_cgroup_file PID CONTROLLER FILE: prints FILE of the cgroup PID is in.
-host_cgroup_file() {
-    cat "$(lib_cgroup_dir "$1" "$2")/$3"
-}
 
 # Terminal scenarios run the client inside a private tmux server: a real tty.
 tmux_socket="husk-client-suite-$$"

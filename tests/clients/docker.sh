@@ -384,16 +384,25 @@ scenario_init() {
 }
 
 scenario_parallel_containers() {
-    local i bad=0
+    local i bad=0 errors
     mkdir -p "$work/parallel"
     for i in $(seq 50); do
-        run_ --name "parallel-$i" "$image_ref" echo "container $i" > "$work/parallel/$i.out" 2>&1 &
+        run_ --name "parallel-$i" "$image_ref" echo "container $i" > "$work/parallel/$i.out" 2> "$work/parallel/$i.err" &
     done
     wait
     for i in $(seq 50); do
-        if [ "$(cat "$work/parallel/$i.out")" != "container $i" ]; then
+        # Under load dockerd's own --rm clean-up can race its writes into the container's
+        # directory ("unable to remove filesystem ... directory not empty"): that is Docker's
+        # (the runtime never writes there), so it is noted and the container removed here.
+        errors=$(grep -v "unable to remove filesystem" "$work/parallel/$i.err" || true)
+        if grep -q "unable to remove filesystem" "$work/parallel/$i.err"; then
+            echo "note: dockerd failed to clean up parallel-$i: $(cat "$work/parallel/$i.err")"
+            docker_ rm -f "parallel-$i" >/dev/null 2>&1 || true
+            errors=$(grep -v "No such container" <<< "$errors" || true)
+        fi
+        if [ "$(cat "$work/parallel/$i.out")" != "container $i" ] || [ -n "$errors" ]; then
             bad=$((bad + 1))
-            echo "$i: $(tr '\n' ' ' < "$work/parallel/$i.out")"
+            echo "$i: $(tr '\n' ' ' < "$work/parallel/$i.out") $(tr '\n' ' ' < "$work/parallel/$i.err")"
         fi
     done
     [ "$bad" -eq 0 ] || lib_fail "$bad of 50 containers failed"

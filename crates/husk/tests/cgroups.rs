@@ -228,6 +228,18 @@ fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// `cgroup.procs` of `dir` once it lists `count` processes (a process that just did its job,
+/// such as a `touch`, may still be on its way out); panics after 10 s.
+#[track_caller]
+fn procs_once_there_are(dir: &ControllerDir, count: usize) -> String {
+    assert!(
+        eventually(Duration::from_secs(10), || dir.read("cgroup.procs").lines().count() == count),
+        "expected {count} processes: {}",
+        dir.read("cgroup.procs")
+    );
+    dir.read("cgroup.procs")
+}
+
 /// A runtime command left running in the background (`events` streaming); killed and reaped
 /// on drop.
 struct Background {
@@ -749,13 +761,12 @@ fn ps_lists_the_host_pids_as_json_and_as_a_table() {
         .exists()));
     let id = env.id.clone();
     let procs = require_dir(pid, "pids");
-    let mut expected: Vec<i64> = procs
-        .read("cgroup.procs")
+    // The init and two sleeps.
+    let mut expected: Vec<i64> = procs_once_there_are(&procs, 3)
         .lines()
         .map(|line| line.parse().expect("pid"))
         .collect();
     expected.sort();
-    assert_eq!(expected.len(), 3, "init and two sleeps: {expected:?}");
 
     let outcome = env.invoke(&["ps", "--format", "json", &id]);
     outcome.assert_success();
@@ -951,7 +962,7 @@ fn kill_all_signals_every_process() {
         .exists()));
     let id = env.id.clone();
     let pids = require_dir(pid, "pids");
-    assert_eq!(pids.read("cgroup.procs").lines().count(), 3);
+    procs_once_there_are(&pids, 3);
 
     env.invoke(&["kill", "--all", &id, "TERM"]).assert_success();
     assert!(
@@ -993,8 +1004,7 @@ fn delete_force_without_a_pid_namespace_kills_every_process() {
         "sleep 1000 & sleep 1000 & touch /shared/forked; while true; do wait; done",
     );
     assert!(eventually(Duration::from_secs(10), || shared.join("forked").exists()));
-    let processes = require_dir(pid, "pids").read("cgroup.procs");
-    assert_eq!(processes.lines().count(), 3, "{processes}");
+    let processes = procs_once_there_are(&require_dir(pid, "pids"), 3);
     let id = env.id.clone();
     env.invoke(&["delete", "--force", &id]).assert_success();
     assert!(

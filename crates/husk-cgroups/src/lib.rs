@@ -40,6 +40,21 @@ pub use stats::{
 
 use fsutil::{exists, keyed, read, write};
 
+/// See [`Cgroup::oom_state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OomState {
+    pub kills: u64,
+    pub waiting: bool,
+}
+
+impl OomState {
+    /// Whether an OOM happened between `earlier` and this state: a kill, or
+    /// tasks starting to wait at the limit (nothing is killed then).
+    pub fn is_new_oom_since(&self, earlier: &OomState) -> bool {
+        self.kills > earlier.kills || (self.waiting && !earlier.waiting)
+    }
+}
+
 /// Where relative `cgroupsPath` values are placed, in every hierarchy.
 const DEFAULT_PARENT: &str = "husk";
 /// How long to wait for the freezer, and for exiting processes to leave a
@@ -349,8 +364,10 @@ impl Cgroup {
         stats::collect(self)
     }
 
-    /// How many processes the OOM killer has killed in this cgroup.
-    pub fn oom_kill_count(&self) -> Result<u64, Error> {
+    /// Where the cgroup stands with the OOM killer: how many processes it has
+    /// killed, and (v1, whose killer can be disabled) whether tasks are
+    /// waiting at the memory limit instead.
+    pub fn oom_state(&self) -> Result<OomState, Error> {
         let (dir, file) = match self.locate("memory", V2Support::Controller("memory")) {
             Some(Location::V1(dir)) => (dir, "memory.oom_control"),
             Some(Location::V2(dir)) => (dir, "memory.events"),
@@ -361,11 +378,15 @@ impl Cgroup {
                 })
             }
         };
-        let content = read("oom_kill count", dir, file)?;
-        keyed(&content, "oom_kill").ok_or(Error::Parse {
+        let content = read("oom state", dir, file)?;
+        let kills = keyed(&content, "oom_kill").ok_or_else(|| Error::Parse {
             path: dir.join(file),
-            content,
+            content: content.clone(),
             reason: "no oom_kill line (kernel older than 4.13?)",
+        })?;
+        Ok(OomState {
+            kills,
+            waiting: keyed(&content, "under_oom") == Some(1),
         })
     }
 

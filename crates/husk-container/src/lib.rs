@@ -27,7 +27,7 @@ pub use error::{Error, Result};
 pub use exec::{exec, process_template, ExecOptions, Executed};
 pub use foreground::wait_foreground;
 pub use ops::{delete, kill, list, start, state, status_of, ContainerSummary, Status};
-pub use resources::{current_resources, is_stopped, oom_kills, pause, pids, resume, stats, update};
+pub use resources::{current_resources, is_stopped, oom_state, pause, pids, resume, stats, update};
 pub use state::{validate_id, StateRoot};
 pub use time::rfc3339_seconds;
 

@@ -50,9 +50,9 @@ pub fn stats(root: &StateRoot, id: &str) -> Result<husk_cgroups::Stats> {
 }
 
 /// How many times the kernel's OOM killer hit the container so far.
-pub fn oom_kills(root: &StateRoot, id: &str) -> Result<u64> {
+pub fn oom_state(root: &StateRoot, id: &str) -> Result<husk_cgroups::OomState> {
     let state = root.read(id)?;
-    Ok(cgroup(&state)?.oom_kill_count()?)
+    Ok(cgroup(&state)?.oom_state()?)
 }
 
 pub fn is_stopped(root: &StateRoot, id: &str) -> Result<bool> {

@@ -1389,6 +1389,12 @@ fn memory_v1_oom_killer_hierarchy_and_kernel_tcp() {
     }
 
     env.start(&id).assert_success();
+    let events = Background::spawn(&env, &["events", "--interval", "1s", &id], "events");
+    assert!(
+        eventually(Duration::from_secs(10), || !events.events().is_empty()),
+        "events printed nothing: {:?}",
+        events.output()
+    );
     fs::write(shared.join("go"), "").expect("signal the hog");
     assert!(
         eventually(Duration::from_secs(15), || oom_control()
@@ -1396,6 +1402,15 @@ fn memory_v1_oom_killer_hierarchy_and_kernel_tcp() {
             .any(|l| l == "under_oom 1")),
         "the hog never reached the limit: {}",
         oom_control()
+    );
+    // Nothing is killed, but the OOM is reported all the same.
+    assert!(
+        eventually(Duration::from_secs(5), || events
+            .events()
+            .iter()
+            .any(|event| event["type"] == "oom")),
+        "no oom event: {:?}",
+        events.output()
     );
     std::thread::sleep(Duration::from_millis(500));
     assert!(

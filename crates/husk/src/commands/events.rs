@@ -51,7 +51,7 @@ pub fn run(ctx: &Context, args: Args) -> CmdResult {
         print_event("stats", &args.id, Some(stats()?))?;
         return Ok(0);
     }
-    let mut ooms = husk_container::oom_kills(&ctx.root, &args.id)?;
+    let mut oom = husk_container::oom_state(&ctx.root, &args.id)?;
     // Checked several times per interval so that OOM events are timely.
     let tick = args.interval.min(Duration::from_millis(200));
     let mut since_stats = args.interval;
@@ -59,11 +59,11 @@ pub fn run(ctx: &Context, args: Args) -> CmdResult {
         if husk_container::is_stopped(&ctx.root, &args.id)? {
             return Ok(0);
         }
-        let now = husk_container::oom_kills(&ctx.root, &args.id)?;
-        if now > ooms {
+        let now = husk_container::oom_state(&ctx.root, &args.id)?;
+        if now.is_new_oom_since(&oom) {
             print_event("oom", &args.id, None)?;
-            ooms = now;
         }
+        oom = now;
         if since_stats >= args.interval {
             print_event("stats", &args.id, Some(stats()?))?;
             since_stats = Duration::ZERO;

@@ -272,6 +272,26 @@ impl Background {
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect()
     }
+
+    /// `events --interval 1s ID`, once it has printed its first stats.
+    #[track_caller]
+    fn streaming_events(env: &TestEnv, id: &str) -> Background {
+        let events = Background::spawn(env, &["events", "--interval", "1s", id], "events");
+        assert!(
+            eventually(Duration::from_secs(10), || !events.events().is_empty()),
+            "events printed nothing: {:?}",
+            events.output()
+        );
+        events
+    }
+
+    /// Waits up to `limit` for an `oom` event and returns it.
+    #[track_caller]
+    fn oom_event(&self, limit: Duration) -> Value {
+        let oom = || self.events().into_iter().find(|event| event["type"] == "oom");
+        assert!(eventually(limit, || oom().is_some()), "no oom event: {:?}", self.output());
+        oom().expect("oom event")
+    }
 }
 
 impl Drop for Background {
@@ -631,27 +651,10 @@ fn memory_hog_is_oom_killed_and_events_reports_it() {
     env.create().assert_success();
     let id = env.id.clone();
     env.start(&id).assert_success();
-    let events = Background::spawn(&env, &["events", "--interval", "1s", &id], "events");
-    assert!(
-        eventually(Duration::from_secs(10), || !events.events().is_empty()),
-        "events printed nothing: {:?}",
-        events.output()
-    );
+    let events = Background::streaming_events(&env, &id);
     fs::write(shared.join("go"), "").expect("signal the hog");
 
-    assert!(
-        eventually(Duration::from_secs(15), || events
-            .events()
-            .iter()
-            .any(|event| event["type"] == "oom")),
-        "no oom event: {:?}",
-        events.output()
-    );
-    let oom = events
-        .events()
-        .into_iter()
-        .find(|event| event["type"] == "oom")
-        .expect("oom event");
+    let oom = events.oom_event(Duration::from_secs(15));
     assert_eq!(oom["id"], json!(id));
     assert!(eventually(Duration::from_secs(5), || shared
         .join("result")
@@ -1389,12 +1392,7 @@ fn memory_v1_oom_killer_hierarchy_and_kernel_tcp() {
     }
 
     env.start(&id).assert_success();
-    let events = Background::spawn(&env, &["events", "--interval", "1s", &id], "events");
-    assert!(
-        eventually(Duration::from_secs(10), || !events.events().is_empty()),
-        "events printed nothing: {:?}",
-        events.output()
-    );
+    let events = Background::streaming_events(&env, &id);
     fs::write(shared.join("go"), "").expect("signal the hog");
     assert!(
         eventually(Duration::from_secs(15), || oom_control()
@@ -1404,14 +1402,7 @@ fn memory_v1_oom_killer_hierarchy_and_kernel_tcp() {
         oom_control()
     );
     // Nothing is killed, but the OOM is reported all the same.
-    assert!(
-        eventually(Duration::from_secs(5), || events
-            .events()
-            .iter()
-            .any(|event| event["type"] == "oom")),
-        "no oom event: {:?}",
-        events.output()
-    );
+    events.oom_event(Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         !shared.join("result").exists(),
